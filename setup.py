@@ -1,0 +1,27 @@
+from setuptools import find_packages, setup
+
+setup(
+    name="aircall_assets",
+    version="0.1.0",
+    description="Aircall <-> warehouse as Dagster software-defined assets, with reverse sync.",
+    packages=find_packages(exclude=["aircall_assets_tests", "aircall_assets_tests.*"]),
+    python_requires=">=3.10",
+    install_requires=[
+        "dagster>=1.13,<1.14",
+        "dagster-webserver>=1.13,<1.14",
+        "dagster-duckdb>=0.29,<0.30",
+        "duckdb>=1.2,<3",
+        "requests>=2.31,<3",
+        "pandas>=2.1,<3",
+        "pydantic>=2.5,<3",
+        "PyYAML>=6,<7",
+        "orjson>=3.9,<4",
+    ],
+    extras_require={
+        "dev": [
+            "pytest>=8,<10",
+            "dagster-graphql>=1.13,<1.14",
+            "ruff>=0.5",
+        ],
+    },
+)
