@@ -1,0 +1,324 @@
+"""The Aircall tables as data: what to read, how, and how each field lands in the warehouse.
+
+Nothing here talks HTTP or knows Dagster. The assets, the client's window logic, the settings
+validation and the warehouse DDL are all derived from this one declaration, so adding a table
+means adding one ``Table`` entry below.
+
+Field types follow the Daton spec (``seed_type``: NUMERIC, STRING, BOOLEAN, TIMESTAMP, RECORD).
+The warehouse type is derived from it, except where the API sends a structure for a field the
+spec calls STRING (``calls.contact``, ``contacts.emails``...): those are stored as JSON so that
+nothing is flattened away. Fields the API sends that the spec does not list have
+``seed_type=None``: they are known and selectable but not selected by default.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+
+WAREHOUSE_TYPE_OF_SEED_TYPE: Mapping[str, str] = {
+    "NUMERIC": "BIGINT",
+    "STRING": "VARCHAR",
+    "BOOLEAN": "BOOLEAN",
+    "TIMESTAMP": "TIMESTAMPTZ",
+    "RECORD": "JSON",
+}
+
+
+class Replication(str, Enum):
+    """How a table is kept up to date (the Daton spec's replication modes)."""
+
+    KEY_BASED = "key_based"  # daily partitions on the record's date field
+    FULL = "full"  # re-read and replaced whole on every run
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    warehouse_type: str
+    seed_type: str | None
+    description: str
+
+    @property
+    def in_seed(self) -> bool:
+        return self.seed_type is not None
+
+
+@dataclass(frozen=True)
+class WindowBounds:
+    """How the API's ``from``/``to`` filters treat their bounds for one resource.
+
+    The client turns a half-open ``[start, end)`` window into API parameters with these, so a
+    record at exactly midnight lands in exactly one day.
+    """
+
+    from_exclusive: bool
+    to_inclusive: bool
+    # ISO dates may carry milliseconds: an integer ``to`` of end-1 would miss 23:59:59.500,
+    # so such windows ask up to ``end`` itself and the client drops records dated at ``end``.
+    fractional_seconds: bool = False
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    purpose: str
+    path: str  # API path including the version segment
+    list_key: str  # envelope key of the records (or of the single object)
+    replication: Replication
+    primary_key: str | None
+    date_field: str | None  # the field that dates a record (partitioning, windows)
+    bounds: WindowBounds | None  # None: the API has no from/to filter for this resource
+    paginated: bool
+    fields: tuple[Field, ...] = field(repr=False)
+
+    @property
+    def field_names(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.fields)
+
+    @property
+    def default_columns(self) -> tuple[str, ...]:
+        """The Daton spec's field list: the default column selection."""
+        return tuple(f.name for f in self.fields if f.in_seed)
+
+    @property
+    def required_columns(self) -> tuple[str, ...]:
+        """Columns kept whatever the selection: the primary key and the partition column."""
+        return tuple(c for c in (self.primary_key, self.date_field) if c)
+
+    @property
+    def is_partitioned(self) -> bool:
+        return self.replication is Replication.KEY_BASED
+
+    def field(self, name: str) -> Field:
+        for f in self.fields:
+            if f.name == name:
+                return f
+        raise KeyError(name)
+
+    def resolve_columns(self, selected: tuple[str, ...] | list[str] | None) -> tuple[Field, ...]:
+        """The fields to load for a selection, in catalog order, required columns included.
+
+        Raises ``ValueError`` naming the unknown columns and listing the valid ones.
+        """
+        wanted = set(self.default_columns if selected is None else selected)
+        unknown = sorted(wanted - set(self.field_names))
+        if unknown:
+            raise ValueError(
+                f"unknown column(s) {unknown} for table '{self.name}'; "
+                f"valid columns are: {', '.join(self.field_names)}"
+            )
+        wanted |= set(self.required_columns)
+        return tuple(f for f in self.fields if f.name in wanted)
+
+
+def _f(name: str, seed_type: str | None, description: str, warehouse_type: str | None = None) -> Field:
+    """A field; ``seed_type=None`` marks a field the API sends that the spec does not list."""
+    base = seed_type or "STRING"
+    return Field(name, warehouse_type or WAREHOUSE_TYPE_OF_SEED_TYPE[base], seed_type, description)
+
+
+def _extra(name: str, warehouse_type: str, description: str) -> Field:
+    return Field(name, warehouse_type, None, description)
+
+
+JSON = "JSON"
+BIGINT = "BIGINT"
+VARCHAR = "VARCHAR"
+BOOLEAN = "BOOLEAN"
+
+USERS = Table(
+    name="users",
+    purpose="Fetch all Users associated to a Company and their information.",
+    path="/v2/users",
+    list_key="users",
+    replication=Replication.KEY_BASED,
+    primary_key="id",
+    date_field="created_at",
+    bounds=WindowBounds(from_exclusive=False, to_inclusive=True, fractional_seconds=True),
+    paginated=True,
+    fields=(
+        _f("id", "NUMERIC", "Unique identifier of the user."),
+        _f("direct_link", "STRING", "API URL of the user."),
+        _f("name", "STRING", "Full name."),
+        _f("email", "STRING", "Login email."),
+        _f("available", "BOOLEAN", "Whether the user can take calls now."),
+        _f("availability_status", "STRING", "available, custom or unavailable."),
+        _f("created_at", "TIMESTAMP", "When the user was created (UTC)."),
+        _f("time_zone", "STRING", "IANA time zone of the user."),
+        _f("language", "STRING", "Language code, e.g. en-US."),
+        _extra("state", VARCHAR, "Account state of the user."),
+        _extra("wrap_up_time", BIGINT, "Seconds of wrap-up after each call."),
+        _extra("extension", VARCHAR, "Internal extension."),
+        _extra("default_number_id", BIGINT, "Number used by default for outbound calls."),
+        _extra("substatus", VARCHAR, "Detailed availability substatus."),
+    ),
+)
+
+TAGS = Table(
+    name="tags",
+    purpose="Fetch all Tags associated to a company and their information.",
+    path="/v1/tags",
+    list_key="tags",
+    replication=Replication.FULL,
+    primary_key="id",
+    date_field=None,
+    bounds=None,
+    paginated=True,
+    fields=(
+        _f("id", "NUMERIC", "Unique identifier of the tag."),
+        _f("name", "STRING", "Tag name."),
+        _f("color", "STRING", "Hex color, e.g. #00B388."),
+        _f("description", "STRING", "Free-text description."),
+    ),
+)
+
+NUMBERS = Table(
+    name="numbers",
+    purpose="Fetch all Numbers associated to a company and their information.",
+    path="/v1/numbers",
+    list_key="numbers",
+    replication=Replication.KEY_BASED,
+    primary_key="id",
+    date_field="created_at",
+    bounds=WindowBounds(from_exclusive=False, to_inclusive=True, fractional_seconds=True),
+    paginated=True,
+    fields=(
+        _f("id", "NUMERIC", "Unique identifier of the number."),
+        _f("direct_link", "STRING", "API URL of the number."),
+        _f("name", "STRING", "Display name of the number."),
+        _f("digits", "STRING", "The phone number, international format."),
+        _f("created_at", "TIMESTAMP", "When the number was created (UTC)."),
+        _f("country", "STRING", "ISO country code."),
+        _f("time_zone", "STRING", "IANA time zone of the number."),
+        _f("open", "BOOLEAN", "Whether the number is currently open."),
+        _f("availability_status", "STRING", "open, custom or closed."),
+        _f("is_ivr", "BOOLEAN", "Whether the number runs an IVR."),
+        _f("live_recording_activated", "BOOLEAN", "Whether calls are recorded."),
+        _f("messages", "RECORD", "Music and messages URLs (welcome, waiting, ivr, ...)."),
+        _f("users", "RECORD", "Users assigned to the number (abridged)."),
+        _extra("priority", BIGINT, "Routing priority (null when unset)."),
+    ),
+)
+
+TEAMS = Table(
+    name="teams",
+    purpose="Fetch all Teams associated to a company and their information.",
+    path="/v1/teams",
+    list_key="teams",
+    replication=Replication.FULL,
+    primary_key="id",
+    date_field=None,
+    bounds=None,
+    paginated=True,
+    fields=(
+        _f("id", "NUMERIC", "Unique identifier of the team."),
+        _f("name", "STRING", "Team name."),
+        _f("direct_link", "STRING", "API URL of the team."),
+        _f("created_at", "TIMESTAMP", "When the team was created (UTC)."),
+        _f("users", "RECORD", "Members of the team (abridged users)."),
+    ),
+)
+
+CONTACTS = Table(
+    name="contacts",
+    purpose=(
+        "Fetch all the shared Contacts associated to a company with their phone numbers and "
+        "emails information."
+    ),
+    path="/v1/contacts",
+    list_key="contacts",
+    replication=Replication.KEY_BASED,
+    primary_key="id",
+    date_field="created_at",
+    bounds=WindowBounds(from_exclusive=False, to_inclusive=True),
+    paginated=True,
+    fields=(
+        _f("id", "NUMERIC", "Unique identifier of the contact."),
+        _f("direct_link", "STRING", "API URL of the contact."),
+        _f("first_name", "STRING", "First name."),
+        _f("last_name", "STRING", "Last name."),
+        _f("company_name", "STRING", "Company of the contact."),
+        _f("information", "STRING", "Free-text notes."),
+        _f("is_shared", "BOOLEAN", "Shared with the whole company (always true in lists)."),
+        _f("created_at", "TIMESTAMP", "When the contact was created (UTC)."),
+        _f("updated_at", "TIMESTAMP", "When the contact was last changed (UTC)."),
+        _f("emails", "STRING", "Emails [{id, label, value}] as JSON.", warehouse_type=JSON),
+        _f("phone_numbers", "RECORD", "Phone numbers [{id, label, value}]."),
+    ),
+)
+
+CALLS = Table(
+    name="calls",
+    purpose="Fetch all Calls associated to a company and their information.",
+    path="/v1/calls",
+    list_key="calls",
+    replication=Replication.KEY_BASED,
+    primary_key="id",
+    date_field="started_at",
+    bounds=WindowBounds(from_exclusive=True, to_inclusive=True),
+    paginated=True,
+    fields=(
+        _f("id", "NUMERIC", "Unique identifier of the call."),
+        _f("direct_link", "STRING", "API URL of the call."),
+        _f("direction", "STRING", "inbound or outbound."),
+        _f("status", "STRING", "initial, answered or done."),
+        _f("missed_call_reason", "STRING", "Why the call was missed, null if answered."),
+        _f("started_at", "TIMESTAMP", "When the call started (UTC); partitions calls."),
+        _f("answered_at", "TIMESTAMP", "When the call was answered (UTC), null if missed."),
+        _f("ended_at", "TIMESTAMP", "When the call ended (UTC)."),
+        _f("duration", "NUMERIC", "Duration in seconds, ringing included."),
+        _f("voicemail", "STRING", "URL of the voicemail, if any."),
+        _f("recording", "STRING", "URL of the recording, if any."),
+        _f("asset", "STRING", "URL of the call's asset page, if any."),
+        _f("raw_digits", "STRING", "Caller or callee number as dialled ('anonymous' possible)."),
+        _f("user", "RECORD", "The user who took or made the call (abridged)."),
+        _f("contact", "STRING", "The matched contact as JSON, when fetched.", warehouse_type=JSON),
+        _f("archived", "BOOLEAN", "Whether the call was archived."),
+        _f("assigned_to", "STRING", "User the call is assigned to, as JSON.", warehouse_type=JSON),
+        _f("transferred_to", "STRING", "User the call went to, as JSON.", warehouse_type=JSON),
+        _f("cost", "STRING", "Cost in USD cents as sent by the API (a decimal string)."),
+        _f("number", "RECORD", "The Aircall number of the call."),
+        _f("comments", "RECORD", "Notes [{id, content, posted_at, posted_by}]."),
+        _f("tags", "RECORD", "Tags [{id, name, created_at, tagged_by}]."),
+        _f("teams", "STRING", "Teams that received the call, as JSON.", warehouse_type=JSON),
+        _extra("sid", VARCHAR, "Telephony provider call id."),
+        _extra("transferred_by", JSON, "User who transferred the call."),
+        _extra("country_code_a2", VARCHAR, "ISO country of the other party."),
+        _extra("pricing_type", VARCHAR, "Pricing plan applied to the call."),
+        _extra("recording_short_url", VARCHAR, "Short public URL of the recording."),
+        _extra("voicemail_short_url", VARCHAR, "Short public URL of the voicemail."),
+    ),
+)
+
+COMPANY_INFO = Table(
+    name="company_info",
+    purpose="Company information can be retrieve with this GET request.",
+    path="/v1/company",
+    list_key="company",
+    replication=Replication.FULL,
+    primary_key=None,
+    date_field=None,
+    bounds=None,
+    paginated=False,
+    fields=(
+        _f("name", "STRING", "Company name."),
+        _f("users_count", "NUMERIC", "Number of users."),
+        _f("numbers_count", "NUMERIC", "Number of phone numbers."),
+    ),
+)
+
+TABLES: Mapping[str, Table] = {
+    t.name: t for t in (USERS, TAGS, NUMBERS, TEAMS, CONTACTS, CALLS, COMPANY_INFO)
+}
+
+
+def get_table(name: str) -> Table:
+    """The catalog entry for ``name``, or a ValueError listing the valid table names."""
+    try:
+        return TABLES[name]
+    except KeyError:
+        raise ValueError(
+            f"unknown table '{name}'; valid tables are: {', '.join(TABLES)}"
+        ) from None

@@ -1,0 +1,520 @@
+"""The one HTTP client that talks to Aircall, and its Dagster resource.
+
+It owns everything the real API makes hard (``../shared/docs/aircall-api.md``):
+pagination with ``next_page_link``, the positional 10,000-record cap (windows are halved until
+each part fits), per-resource ``from``/``to`` bound semantics, a process-wide pace under the
+company's per-minute budget, 429 waits on ``X-AircallApi-Reset``, retries with backoff and
+jitter on transient failures, and errors that say what to fix without ever showing a secret.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import random
+import threading
+import time
+from collections import Counter, deque
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import dagster as dg
+import orjson
+import requests
+from pydantic import Field, PrivateAttr
+
+from aircall_assets.catalog import Table
+from aircall_assets.normalize import epoch_micros
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BASE_URL = "https://api.aircall.io"
+PER_PAGE = 50
+POSITIONAL_CAP = 10_000
+MAX_PAGE = POSITIONAL_CAP // PER_PAGE
+CREDENTIAL_HELP = (
+    "Set AIRCALL_API_ID and AIRCALL_API_TOKEN to an API ID and token created in the Aircall "
+    "dashboard (Integrations & API > API keys)."
+)
+
+
+class AircallError(RuntimeError):
+    """Any failure talking to Aircall; messages never contain credentials."""
+
+
+class AircallAuthError(AircallError):
+    """401/403: the credentials were missing or rejected. Never retried."""
+
+
+class AircallAPIError(AircallError):
+    """A 4xx other than auth and rate limiting; carries the status and Aircall's body."""
+
+    def __init__(self, message: str, status: int, body: Any) -> None:
+        super().__init__(message)
+        self.status = status
+        self.body = body
+
+
+class AircallResponseLost(AircallError):
+    """A non-idempotent write may have reached Aircall but its answer was lost.
+
+    Re-sending could create a duplicate, so the caller must look the record up first.
+    """
+
+
+class AircallUnavailable(AircallError):
+    """Gave up after the bounded number of attempts on transient failures."""
+
+
+def is_loopback_host(host: str | None) -> bool:
+    if not host:
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def validate_base_url(url: str) -> str:
+    """The base URL without a trailing slash; https unless the host is loopback."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(
+            f"AIRCALL_API_BASE_URL '{url}' is not an http(s) URL; use {DEFAULT_BASE_URL}"
+        )
+    if parts.scheme == "http" and not is_loopback_host(parts.hostname):
+        raise ValueError(
+            f"AIRCALL_API_BASE_URL '{url}' uses plain http for a non-loopback host: the "
+            "credentials would travel in clear text. Use https (http is only allowed for "
+            "127.0.0.1/localhost, e.g. the simulator)."
+        )
+    if parts.username or parts.password:
+        raise ValueError("AIRCALL_API_BASE_URL must not embed credentials; use the env vars.")
+    return url.rstrip("/")
+
+
+class RateLimiter:
+    """At most ``limit`` requests in any sliding ``window`` seconds, across threads.
+
+    A sliding window never exceeds the limit inside any fixed window the server may use,
+    whatever its alignment; a small margin absorbs the send-to-receive delay. A 429 blocks
+    every thread until the server's reset time.
+    """
+
+    def __init__(self, limit: int, window: float) -> None:
+        self.limit = limit
+        self.window = window
+        self.margin = min(0.25, window * 0.005)
+        self._sent: deque[float] = deque()
+        self._blocked_until = 0.0
+        self._lock = threading.Lock()
+
+    def acquire(self) -> float:
+        """Wait for a slot; returns the seconds waited."""
+        waited = 0.0
+        while True:
+            with self._lock:
+                now = time.monotonic()
+                wait = self._blocked_until - now
+                if wait <= 0 and self.limit > 0:
+                    while self._sent and now - self._sent[0] >= self.window + self.margin:
+                        self._sent.popleft()
+                    if len(self._sent) >= self.limit:
+                        wait = self._sent[0] + self.window + self.margin - now
+                if wait <= 0:
+                    if self.limit > 0:
+                        self._sent.append(now)
+                    return waited
+            time.sleep(wait)
+            waited += wait
+
+    def block_for(self, seconds: float) -> None:
+        with self._lock:
+            self._blocked_until = max(self._blocked_until, time.monotonic() + seconds)
+
+
+_LIMITERS: dict[tuple[str, str, int, float], RateLimiter] = {}
+_LIMITERS_LOCK = threading.Lock()
+
+
+def shared_limiter(base_url: str, api_id: str, limit: int, window: float) -> RateLimiter:
+    """One limiter per company and budget in this process: the budget is per company."""
+    key = (base_url, api_id, limit, window)
+    with _LIMITERS_LOCK:
+        if key not in _LIMITERS:
+            _LIMITERS[key] = RateLimiter(limit, window)
+        return _LIMITERS[key]
+
+
+@dataclass
+class ClientStats:
+    """What a client spent, reported as run metadata."""
+
+    requests: int = 0
+    retries: int = 0
+    rate_limited: int = 0  # 429s received and waited out
+    seconds_paced: float = 0.0
+    windows_split: int = 0
+    outside_window: int = 0  # boundary records the API returned for a neighbouring window
+    transient_errors: Counter = field(default_factory=Counter)
+
+    def as_metadata(self) -> dict[str, Any]:
+        return {
+            "requests": self.requests,
+            "retries": self.retries,
+            "rate_limited_429s": self.rate_limited,
+            "seconds_paced": round(self.seconds_paced, 2),
+            "windows_split": self.windows_split,
+            "records_outside_window": self.outside_window,
+            "transient_errors": dict(self.transient_errors),
+        }
+
+
+@dataclass(frozen=True)
+class WindowPage:
+    """One page of records from one leaf window, with what the API said the window holds."""
+
+    records: list[dict[str, Any]]
+    window_start: int
+    window_end: int
+    window_total: int
+    first_of_window: bool
+
+
+def _reset_wait_seconds(header: str | None, default: float) -> float:
+    """Seconds until ``X-AircallApi-Reset`` (a UNIX time in s or ms), bounded to 0..120."""
+    if not header:
+        return default
+    try:
+        reset = float(header)
+    except ValueError:
+        return default
+    if reset > 1e11:  # milliseconds
+        reset /= 1000.0
+    return min(max(reset - time.time(), 0.0) + 0.05, 120.0)
+
+
+def _body_of(response: requests.Response) -> Any:
+    try:
+        return orjson.loads(response.content)
+    except orjson.JSONDecodeError:
+        return response.text[:500]
+
+
+class AircallClient:
+    """Synchronous Aircall client; one per run step, sharing the process-wide limiter."""
+
+    def __init__(
+        self,
+        api_id: str,
+        api_token: str,
+        base_url: str = DEFAULT_BASE_URL,
+        requests_per_minute: int = 60,
+        rate_window_seconds: float = 60.0,
+        max_attempts: int = 8,
+        connect_timeout: float = 5.0,
+        read_timeout: float = 30.0,
+        backoff_seconds: float = 1.0,
+    ) -> None:
+        if not api_id or not api_token:
+            raise AircallAuthError(f"Aircall credentials are missing. {CREDENTIAL_HELP}")
+        self.base_url = validate_base_url(base_url)
+        self._session = requests.Session()
+        self._session.auth = (api_id, api_token)
+        self._session.headers["Accept"] = "application/json"
+        self._limiter = shared_limiter(
+            self.base_url, api_id, requests_per_minute, rate_window_seconds
+        )
+        self._timeout = (connect_timeout, read_timeout)
+        self.max_attempts = max_attempts
+        self.backoff_seconds = backoff_seconds
+        self.rate_window_seconds = rate_window_seconds
+        self.stats = ClientStats()
+
+    def __repr__(self) -> str:
+        return f"AircallClient(base_url={self.base_url!r})"
+
+    def close(self) -> None:
+        self._session.close()
+
+    # -- low level -----------------------------------------------------------------------
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        json: Any = None,
+        headers: dict[str, str] | None = None,
+        data: Any = None,
+        idempotent: bool | None = None,
+    ) -> tuple[int, Any]:
+        """Send one logical request with pacing and retries; returns (status, parsed body).
+
+        Transient failures (5xx, timeouts, dropped connections, truncated or invalid JSON) are
+        retried with exponential backoff and jitter, up to ``max_attempts``. For a
+        non-idempotent write (POST by default) a failure after the request may have been
+        delivered raises ``AircallResponseLost`` instead of re-sending.
+        """
+        method = method.upper()
+        if idempotent is None:
+            idempotent = method in ("GET", "PUT", "DELETE", "HEAD")
+        url = self.base_url + path
+        where = f"{method} {path}"
+        last = "no attempt"
+        attempt = 0
+        while attempt < self.max_attempts:
+            attempt += 1
+            self.stats.seconds_paced += self._limiter.acquire()
+            self.stats.requests += 1
+            try:
+                response = self._session.request(
+                    method, url, params=params, json=json, data=data, headers=headers,
+                    timeout=self._timeout,
+                )
+            except requests.exceptions.ConnectionError as exc:
+                kind = "connect" if _never_sent(exc) else "connection_dropped"
+                if kind != "connect" and not idempotent:
+                    raise AircallResponseLost(
+                        f"{where}: the connection dropped after the request was sent; it "
+                        "may have been applied"
+                    ) from None
+                last = kind
+            except requests.exceptions.Timeout as exc:
+                kind = "connect_timeout" if isinstance(exc, requests.ConnectTimeout) else "timeout"
+                if kind == "timeout" and not idempotent:
+                    raise AircallResponseLost(
+                        f"{where}: no answer within {self._timeout[1]}s; the request may "
+                        "have been applied"
+                    ) from None
+                last = kind
+            except requests.exceptions.RequestException as exc:  # truncated body and the like
+                if not idempotent:
+                    raise AircallResponseLost(
+                        f"{where}: the answer was cut short ({type(exc).__name__})"
+                    ) from None
+                last = "truncated"
+            else:
+                status = response.status_code
+                if status == 429:
+                    self.stats.rate_limited += 1
+                    wait = _reset_wait_seconds(
+                        response.headers.get("X-AircallApi-Reset"), self.rate_window_seconds
+                    )
+                    log.warning("Aircall rate limit hit on %s; waiting %.1fs", where, wait)
+                    self._limiter.block_for(wait)
+                    attempt -= 1  # a 429 is pacing, not a failed attempt
+                    continue
+                if status in (401, 403):
+                    raise AircallAuthError(
+                        f"Aircall rejected the credentials ({status} on {where}). "
+                        f"{CREDENTIAL_HELP}"
+                    )
+                if status >= 500:
+                    last = f"HTTP {status}"
+                elif status >= 400:
+                    body = _body_of(response)
+                    raise AircallAPIError(f"{where} failed with HTTP {status}: {body}", status, body)
+                elif status == 204 or not response.content:
+                    return status, None
+                else:
+                    try:
+                        return status, orjson.loads(response.content)
+                    except orjson.JSONDecodeError:
+                        if not idempotent:
+                            raise AircallResponseLost(
+                                f"{where}: the answer was not valid JSON"
+                            ) from None
+                        last = "invalid_json"
+            self.stats.transient_errors[last] += 1
+            if attempt < self.max_attempts:
+                self.stats.retries += 1
+                delay = self.backoff_seconds * 2 ** (attempt - 1)
+                time.sleep(random.uniform(delay / 2, delay) if delay < 30 else 30)
+        raise AircallUnavailable(
+            f"{where} ({url}) still failing after {self.max_attempts} attempts; last error: "
+            f"{last}. Aircall may be down; the run can be retried safely."
+        )
+
+    def get(self, path: str, params: dict[str, Any] | None = None) -> Any:
+        return self.request("GET", path, params=params)[1]
+
+    def post(self, path: str, json: Any = None, **kw: Any) -> tuple[int, Any]:
+        return self.request("POST", path, json=json, **kw)
+
+    def put(self, path: str, json: Any = None, **kw: Any) -> tuple[int, Any]:
+        return self.request("PUT", path, json=json, **kw)
+
+    def patch(self, path: str, json: Any = None, **kw: Any) -> tuple[int, Any]:
+        return self.request("PATCH", path, json=json, **kw)
+
+    def delete(self, path: str, **kw: Any) -> tuple[int, Any]:
+        return self.request("DELETE", path, **kw)
+
+    def ping(self) -> None:
+        """The cheapest credential check; raises ``AircallAuthError`` on bad credentials."""
+        self.get("/v1/ping")
+
+    # -- reading tables ------------------------------------------------------------------
+
+    def get_object(self, table: Table) -> dict[str, Any]:
+        """A single-object resource (company)."""
+        body = self.get(table.path)
+        return body[table.list_key]
+
+    def iter_pages(self, table: Table, params: dict[str, Any] | None = None) -> Iterator[tuple[list[dict], dict]]:
+        """Yield (records, meta) page by page until ``next_page_link`` is null.
+
+        Never asks for a page past the positional cap: if a list grows past 10,000 records
+        while being read, it stops with an error instead of silently truncating.
+        """
+        query = {"per_page": PER_PAGE, "order": "asc", **(params or {})}
+        page = 1
+        while True:
+            body = self.get(table.path, {**query, "page": page})
+            records = body.get(table.list_key)
+            meta = body.get("meta") or {}
+            if not isinstance(records, list):
+                raise AircallError(
+                    f"GET {table.path}: the answer has no '{table.list_key}' list "
+                    f"(keys: {sorted(body) if isinstance(body, dict) else type(body).__name__})"
+                )
+            yield records, meta
+            if not meta.get("next_page_link") or not records:
+                return
+            if page >= MAX_PAGE:
+                raise AircallError(
+                    f"GET {table.path} {params}: more than {POSITIONAL_CAP} records in one "
+                    "window; narrower windows are needed"
+                )
+            page += 1
+
+    def iter_all(self, table: Table) -> Iterator[list[dict[str, Any]]]:
+        """Every record of an unfiltered list (full-replication tables), page by page."""
+        for records, _meta in self.iter_pages(table):
+            yield records
+
+    def window_params(self, table: Table, start: int, end: int) -> dict[str, int]:
+        """API ``from``/``to`` covering the half-open window ``[start, end)`` in UNIX seconds."""
+        bounds = table.bounds
+        assert bounds is not None, f"{table.name} has no from/to filter"
+        if bounds.to_inclusive:
+            to = end if bounds.fractional_seconds else end - 1
+        else:
+            to = end
+        return {"from": start - 1 if bounds.from_exclusive else start, "to": to}
+
+    def iter_window(self, table: Table, start: int, end: int) -> Iterator[WindowPage]:
+        """Every record dated in ``[start, end)`` (UNIX seconds), page by page, each id once.
+
+        A window whose ``meta.total`` exceeds the 10,000 cap is halved recursively; the probe
+        page of a split window is the only request spent beyond the minimum. Records the API
+        returns outside the window (only possible at ``end`` for fractional-second resources)
+        are dropped and discounted from the window's total.
+        """
+        params = self.window_params(table, start, end)
+        pages = self.iter_pages(table, params)
+        records, meta = next(pages)
+        total = int(meta.get("total") or 0)
+        if total > POSITIONAL_CAP:
+            pages.close()
+            if end - start <= 1:
+                raise AircallError(
+                    f"{table.name}: {total} records in one second at {start}; the API cannot "
+                    "serve them past its 10,000 cap"
+                )
+            self.stats.windows_split += 1
+            middle = start + (end - start) // 2
+            yield from self.iter_window(table, start, middle)
+            yield from self.iter_window(table, middle, end)
+            return
+        window = _WindowFilter(table, start, end)
+        yield WindowPage(window.keep(records), start, end, total, first_of_window=True)
+        for records, _meta in pages:
+            yield WindowPage(window.keep(records), start, end, total, first_of_window=False)
+        if window.outside:
+            self.stats.outside_window += window.outside
+
+
+class _WindowFilter:
+    """Keeps each record of one window once, and only if dated inside ``[start, end)``."""
+
+    def __init__(self, table: Table, start: int, end: int) -> None:
+        self.key = table.primary_key
+        self.date_field = table.date_field
+        self.start_us = start * 1_000_000
+        self.end_us = end * 1_000_000
+        self.seen: set[Any] = set()
+        self.outside = 0
+
+    def keep(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        kept = []
+        for record in records:
+            rid = record.get(self.key)
+            if rid in self.seen:
+                continue
+            self.seen.add(rid)
+            stamp = epoch_micros(record.get(self.date_field))
+            if stamp is not None and not (self.start_us <= stamp < self.end_us):
+                self.outside += 1
+                continue
+            kept.append(record)
+        return kept
+
+
+def _never_sent(exc: requests.exceptions.ConnectionError) -> bool:
+    """True when the connection failed before any byte of the request left."""
+    text = repr(exc.args[0]) if exc.args else ""
+    return any(s in text for s in ("NewConnectionError", "ConnectTimeout", "Connection refused"))
+
+
+class AircallResource(dg.ConfigurableResource):
+    """Aircall API credentials and budget. Values come from the ``AIRCALL_*`` env vars."""
+
+    api_id: str = Field(description="Aircall API ID (env AIRCALL_API_ID).")
+    api_token: str = Field(description="Aircall API token (env AIRCALL_API_TOKEN).")
+    base_url: str = Field(
+        default=DEFAULT_BASE_URL, description="API base URL (env AIRCALL_API_BASE_URL)."
+    )
+    requests_per_minute: int = Field(
+        default=60,
+        description="Client-side budget per rate window (env AIRCALL_REQUESTS_PER_MINUTE); "
+        "0 disables pacing (only for a local simulator).",
+    )
+    rate_window_seconds: float = Field(
+        default=60.0, description="Length of the rate window; 60 for the real API."
+    )
+    max_attempts: int = Field(default=8, description="Attempts per request on transient errors.")
+    read_timeout: float = Field(default=30.0, description="Seconds to wait for an answer.")
+    backoff_seconds: float = Field(default=1.0, description="First retry delay, doubled each time.")
+
+    _clients: list[AircallClient] = PrivateAttr(default_factory=list)
+
+    def __repr_args__(self):  # never show the token, nor the id, in reprs or logs
+        for name, value in super().__repr_args__():
+            yield name, ("***" if name in ("api_id", "api_token") else value)
+
+    def get_client(self) -> AircallClient:
+        """A fresh client (own stats) on the shared per-company limiter."""
+        client = AircallClient(
+            api_id=self.api_id,
+            api_token=self.api_token,
+            base_url=self.base_url,
+            requests_per_minute=self.requests_per_minute,
+            rate_window_seconds=self.rate_window_seconds,
+            max_attempts=self.max_attempts,
+            read_timeout=self.read_timeout,
+            backoff_seconds=self.backoff_seconds,
+        )
+        self._clients.append(client)
+        return client
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        for client in self._clients:
+            client.close()
+        self._clients.clear()

@@ -1,0 +1,168 @@
+"""Turn API records into typed DataFrame chunks whose dtypes match the catalog.
+
+The types come from the catalog, never from pandas inference: a column that happens to be all
+null in a chunk still has its declared dtype, timestamps sent as UNIX seconds and as ISO strings
+both become UTC instants, and structures become JSON text. A value that cannot be converted is
+an error naming the table, field, record and value, never a silent NULL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime
+from typing import Any
+
+import orjson
+import pandas as pd
+
+from aircall_assets.catalog import Field
+
+
+class NormalizationError(ValueError):
+    """A value the API sent does not fit its declared type."""
+
+
+def epoch_micros(value: Any) -> int | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        raise TypeError("boolean is not a timestamp")
+    if isinstance(value, (int, float)):
+        return int(value * 1_000_000)
+    if isinstance(value, str):
+        text = value.strip()
+        if text.lstrip("-").isdigit():
+            return int(text) * 1_000_000
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        if parsed.tzinfo is None:
+            raise ValueError("timestamp without a time zone")
+        return int(parsed.timestamp() * 1_000_000)
+    raise TypeError(f"{type(value).__name__} is not a timestamp")
+
+
+def _to_int(value: Any) -> int | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        raise TypeError("boolean is not a number")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str):
+        return int(value.strip())
+    raise TypeError(f"{type(value).__name__} is not an integer")
+
+
+_TRUE = {"true", "1", "yes"}
+_FALSE = {"false", "0", "no"}
+
+
+def _to_bool(value: Any) -> bool | None:
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+        return value.strip().lower() in _TRUE
+    raise TypeError(f"{value!r} is not a boolean")
+
+
+def _to_text(value: Any) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, (dict, list)):
+        return orjson.dumps(value).decode()
+    return str(value)
+
+
+def _to_json(value: Any) -> str | None:
+    return None if value is None else orjson.dumps(value).decode()
+
+
+def _convert_column(values: list[Any], converter) -> list[Any]:
+    return [converter(v) for v in values]
+
+
+def _column(field: Field, values: list[Any]) -> pd.api.extensions.ExtensionArray | pd.Series:
+    wtype = field.warehouse_type
+    if wtype == "BIGINT":
+        try:
+            return pd.array(values, dtype="Int64")
+        except (TypeError, ValueError):
+            return pd.array(_convert_column(values, _to_int), dtype="Int64")
+    if wtype == "DOUBLE":
+        return pd.array(
+            [None if v is None else float(v) for v in values], dtype="Float64"
+        )
+    if wtype == "BOOLEAN":
+        try:
+            return pd.array(values, dtype="boolean")
+        except (TypeError, ValueError):
+            return pd.array(_convert_column(values, _to_bool), dtype="boolean")
+    if wtype == "TIMESTAMPTZ":
+        micros = pd.array(_convert_column(values, epoch_micros), dtype="Int64")
+        return pd.to_datetime(micros, unit="us", utc=True)
+    if wtype == "JSON":
+        return pd.array(_convert_column(values, _to_json), dtype="object")
+    return pd.array(_convert_column(values, _to_text), dtype="object")
+
+
+def records_to_frame(
+    records: Sequence[dict[str, Any]], fields: Sequence[Field], table: str
+) -> pd.DataFrame:
+    """One typed DataFrame with exactly ``fields`` as columns, in that order."""
+    columns = {}
+    for field in fields:
+        values = [r.get(field.name) for r in records]
+        try:
+            columns[field.name] = _column(field, values)
+        except (TypeError, ValueError, OverflowError) as exc:
+            bad = _first_bad(records, field)
+            raise NormalizationError(
+                f"{table}.{field.name}: {bad} cannot be stored as {field.warehouse_type} "
+                f"({exc}). The API sent a value of an unexpected type; nothing was written."
+            ) from None
+    return pd.DataFrame(columns, index=pd.RangeIndex(len(records)))
+
+
+def _first_bad(records: Sequence[dict[str, Any]], field: Field) -> str:
+    for record in records:
+        try:
+            _column(field, [record.get(field.name)])
+        except (TypeError, ValueError, OverflowError):
+            value = repr(record.get(field.name))[:80]
+            return f"value {value} of record id={record.get('id')}"
+    return "a value"
+
+
+class SchemaDrift:
+    """Collects the fields the API sent that the catalog does not know."""
+
+    def __init__(self, known: Iterable[str]) -> None:
+        self.known = frozenset(known)
+        self.unknown: set[str] = set()
+
+    def observe(self, records: Iterable[dict[str, Any]]) -> None:
+        for record in records:
+            if not self.known.issuperset(record):
+                self.unknown.update(k for k in record if k not in self.known)
+
+
+def frames(
+    pages: Iterable[list[dict[str, Any]]],
+    fields: Sequence[Field],
+    table: str,
+    drift: SchemaDrift,
+    chunk_rows: int = 20_000,
+) -> Iterator[pd.DataFrame]:
+    """Group pages into typed DataFrames of about ``chunk_rows`` rows: memory stays bounded."""
+    buffer: list[dict[str, Any]] = []
+    for records in pages:
+        drift.observe(records)
+        buffer.extend(records)
+        if len(buffer) >= chunk_rows:
+            yield records_to_frame(buffer, fields, table)
+            buffer = []
+    if buffer:
+        yield records_to_frame(buffer, fields, table)

@@ -1,0 +1,54 @@
+"""Resources built from the ``AIRCALL_*`` environment, the one place env vars are read for runs.
+
+Secrets stay ``dg.EnvVar`` (resolved at run start, never shown in the UI); a missing one fails
+the run at start with the variable's name.
+"""
+
+from __future__ import annotations
+
+import os
+
+import dagster as dg
+
+from aircall_assets.client import DEFAULT_BASE_URL, AircallResource, validate_base_url
+from aircall_assets.warehouse import DEFAULT_DUCKDB_PATH, WarehouseIOManager
+
+ENV_VARS = {
+    "AIRCALL_API_ID": "Aircall API ID (Basic auth user). Required.",
+    "AIRCALL_API_TOKEN": "Aircall API token (Basic auth password). Required.",
+    "AIRCALL_API_BASE_URL": f"API base URL. Default {DEFAULT_BASE_URL}.",
+    "AIRCALL_REQUESTS_PER_MINUTE": "Client request budget per minute. Default 60.",
+    "AIRCALL_DUCKDB_PATH": f"Warehouse file. Default {DEFAULT_DUCKDB_PATH}.",
+    "AIRCALL_SETTINGS": "Settings file. Default ./aircall.yaml.",
+    "AIRCALL_START_DATE": "Overrides the settings' history_start (YYYY-MM-DD).",
+}
+
+
+def _int_env(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"{name}='{raw}' is not an integer") from None
+    if value < 0:
+        raise ValueError(f"{name}={value} must be 0 (no pacing) or more")
+    return value
+
+
+def aircall_resource() -> AircallResource:
+    return AircallResource(
+        api_id=dg.EnvVar("AIRCALL_API_ID"),
+        api_token=dg.EnvVar("AIRCALL_API_TOKEN"),
+        base_url=validate_base_url(os.environ.get("AIRCALL_API_BASE_URL") or DEFAULT_BASE_URL),
+        requests_per_minute=_int_env("AIRCALL_REQUESTS_PER_MINUTE", 60),
+    )
+
+
+def duckdb_path() -> str:
+    return os.environ.get("AIRCALL_DUCKDB_PATH") or DEFAULT_DUCKDB_PATH
+
+
+def warehouse_io_manager() -> WarehouseIOManager:
+    return WarehouseIOManager(path=duckdb_path())
