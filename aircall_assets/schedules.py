@@ -36,7 +36,6 @@ def build_jobs(settings: Settings) -> list:
             dg.define_asset_job(
                 KEYED_JOB,
                 selection=dg.AssetSelection.assets(*keyed),
-                partitions_def=daily_partitions(settings),
                 description="Key-based tables (daily partitions on their date field).",
             )
         )

@@ -1,0 +1,148 @@
+"""The warehouse against real DuckDB files: typed DDL, transactional replace, evolution, locks."""
+
+import multiprocessing
+from datetime import datetime, timezone
+
+import duckdb
+import pandas as pd
+import pytest
+
+from aircall_assets.catalog import get_table
+from aircall_assets.normalize import records_to_frame
+from aircall_assets.warehouse import ReplaceRange, TableLoad, Warehouse
+
+CALLS = get_table("calls")
+
+
+def day(d: int) -> datetime:
+    return datetime(2026, 6, d, tzinfo=timezone.utc)
+
+
+def call(i: int, d: int, **extra) -> dict:
+    return {"id": i, "started_at": int(day(d).timestamp()) + i, **extra}
+
+
+def load(records, columns=("duration",), start=1, end=3, chunks=None):
+    fields = CALLS.resolve_columns(list(columns))
+    frames = chunks if chunks is not None else [records_to_frame(records, fields, "calls")]
+    return TableLoad(
+        fields=fields,
+        chunks=iter(frames),
+        primary_key="id",
+        replace=ReplaceRange("started_at", day(start) if start else None, day(end)),
+    )
+
+
+def rows(path, sql="SELECT id, duration FROM aircall.calls ORDER BY id"):
+    with duckdb.connect(str(path), read_only=True) as con:
+        return con.execute(sql).fetchall()
+
+
+def column_types(path):
+    with duckdb.connect(str(path), read_only=True) as con:
+        return dict(
+            con.execute(
+                "SELECT column_name, data_type FROM information_schema.columns "
+                "WHERE table_schema='aircall' AND table_name='calls'"
+            ).fetchall()
+        )
+
+
+def test_all_null_first_load_gets_declared_types(tmp_path):
+    path = tmp_path / "w.duckdb"
+    Warehouse(path).replace("aircall", "calls", load([call(1, 1)], columns=("duration", "tags", "archived")))
+    types = column_types(path)
+    assert types == {
+        "id": "BIGINT", "started_at": "TIMESTAMP WITH TIME ZONE", "duration": "BIGINT",
+        "archived": "BOOLEAN", "tags": "JSON",
+    }
+    # a later non-null load works (the stock IO manager fails here)
+    Warehouse(path).replace("aircall", "calls", load([call(1, 1, duration=5, tags=[{"id": 1}])], columns=("duration", "tags", "archived")))
+    assert rows(path) == [(1, 5)]
+
+
+def test_empty_result_still_creates_typed_table(tmp_path):
+    path = tmp_path / "w.duckdb"
+    result = Warehouse(path).replace("aircall", "calls", load([], chunks=[]))
+    assert result.rows_written == 0
+    assert column_types(path)["duration"] == "BIGINT"
+
+
+def test_replace_range_touches_only_that_range(tmp_path):
+    path = tmp_path / "w.duckdb"
+    wh = Warehouse(path)
+    wh.replace("aircall", "calls", load([call(1, 1, duration=1), call(2, 2, duration=2), call(3, 3, duration=3)], end=4))
+    wh.replace("aircall", "calls", load([call(2, 2, duration=20)], start=2, end=3))
+    assert rows(path) == [(1, 1), (2, 20), (3, 3)]
+
+
+def test_no_lower_bound_replaces_everything_older(tmp_path):
+    path = tmp_path / "w.duckdb"
+    wh = Warehouse(path)
+    wh.replace("aircall", "calls", load([call(1, 1), call(2, 2), call(3, 3)], end=4))
+    wh.replace("aircall", "calls", load([call(9, 1)], start=None, end=3))
+    assert [r[0] for r in rows(path)] == [3, 9]
+
+
+def test_failure_mid_load_rolls_back_and_keeps_previous_rows(tmp_path):
+    path = tmp_path / "w.duckdb"
+    wh = Warehouse(path)
+    wh.replace("aircall", "calls", load([call(1, 1, duration=1), call(2, 2, duration=2)]))
+
+    def exploding_chunks():
+        fields = CALLS.resolve_columns(["duration"])
+        yield records_to_frame([call(1, 1, duration=100)], fields, "calls")
+        raise RuntimeError("API died mid-read")
+
+    with pytest.raises(RuntimeError, match="mid-read"):
+        wh.replace("aircall", "calls", load(None, chunks=exploding_chunks()))
+    assert rows(path) == [(1, 1), (2, 2)]
+    assert not list(tmp_path.glob(".w.duckdb.stage-*")), "staging files are cleaned up"
+
+
+def test_selecting_a_new_column_adds_it_and_deselecting_keeps_old_data(tmp_path):
+    path = tmp_path / "w.duckdb"
+    wh = Warehouse(path)
+    wh.replace("aircall", "calls", load([call(1, 1, duration=7)]))
+    wh.replace("aircall", "calls", load([call(2, 2, sid="CA2")], columns=("sid",), start=2, end=3))
+    assert rows(path, "SELECT id, duration, sid FROM aircall.calls ORDER BY id") == [
+        (1, 7, None), (2, None, "CA2")
+    ]
+
+
+def test_rows_stay_unique_by_primary_key_across_reruns(tmp_path):
+    path = tmp_path / "w.duckdb"
+    wh = Warehouse(path)
+    for _ in range(3):
+        result = wh.replace("aircall", "calls", load([call(1, 1), call(2, 2)]))
+    assert result.duplicate_keys == 0 and result.rows_in_table == 2
+    assert result.rows_per_day == {"2026-06-01": 1, "2026-06-02": 1}
+
+
+def _write_in_child(path: str, ident: int) -> None:
+    fields = CALLS.resolve_columns(["duration"])
+    frame = records_to_frame([call(ident, 1 + ident % 2, duration=ident)], fields, "calls")
+    Warehouse(path).replace(
+        "aircall", "calls",
+        TableLoad(fields, iter([frame]), "id", ReplaceRange("started_at", day(10 + ident), day(11 + ident))),
+    )
+
+
+def test_parallel_writers_from_several_processes_queue(tmp_path):
+    path = str(tmp_path / "w.duckdb")
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_write_in_child, args=(path, i)) for i in range(1, 7)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+    assert [p.exitcode for p in procs] == [0] * 6
+    assert sorted(r[0] for r in rows(path)) == [1, 2, 3, 4, 5, 6]
+
+
+def test_replace_frame_and_read_frame_roundtrip(tmp_path):
+    wh = Warehouse(tmp_path / "w.duckdb")
+    wh.replace_frame("aircall_reverse", "x", pd.DataFrame({"a": [1, 2]}))
+    assert list(wh.read_frame("aircall_reverse", "x")["a"]) == [1, 2]
+    with pytest.raises(LookupError, match="materialize it first"):
+        wh.read_frame("aircall", "nope")
