@@ -1,0 +1,36 @@
+"""Shared fixtures: simulated Aircall accounts served on free loopback ports."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from aircall_assets.simulator import Simulator, SimulatorConfig
+from aircall_assets.simulator.config import utc_today
+
+
+@pytest.fixture
+def simulator_factory() -> Iterator[Callable[..., Simulator]]:
+    """`factory(**SimulatorConfig kwargs)` → a started Simulator; all are stopped at the end."""
+    started: list[Simulator] = []
+
+    def factory(**kwargs: Any) -> Simulator:
+        kwargs.setdefault("port", 0)
+        simulator = Simulator(SimulatorConfig(**kwargs)).start()
+        started.append(simulator)
+        return simulator
+
+    yield factory
+    for simulator in started:
+        simulator.stop()
+
+
+@pytest.fixture
+def simulator(simulator_factory: Callable[..., Simulator]) -> Simulator:
+    """A small account: the 10 days before today, 40 calls a day, 60 contacts, seed 1."""
+    return simulator_factory(
+        seed=1, start_date=utc_today() - timedelta(days=10), days=10, calls_per_day=40, contacts=60
+    )
