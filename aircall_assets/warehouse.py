@@ -35,6 +35,7 @@ from aircall_assets.catalog import Field
 
 DEFAULT_DUCKDB_PATH = "data/aircall.duckdb"
 LOCK_TIMEOUT_SECONDS = 3600.0
+CATALOG = "warehouse"
 
 
 def quote(identifier: str) -> str:
@@ -116,9 +117,14 @@ class Warehouse:
         with _file_lock(self.path, self.lock_timeout):
             if read_only and not self.path.exists():
                 raise FileNotFoundError(f"no warehouse at {self.path} yet: run a load first")
-            con = duckdb.connect(str(self.path), read_only=read_only)
+            # Attached under a fixed alias: a file named aircall.duckdb would otherwise be a
+            # catalog "aircall" and make every "aircall.<table>" reference ambiguous.
+            con = duckdb.connect()
             try:
                 con.execute("SET TimeZone = 'UTC'")
+                mode = " (READ_ONLY)" if read_only else ""
+                con.execute(f"ATTACH {_sql_str(str(self.path))} AS {CATALOG}{mode}")
+                con.execute(f"USE {CATALOG}")
                 yield con
             finally:
                 con.close()
@@ -133,6 +139,7 @@ class Warehouse:
 
     def replace(self, schema: str, table: str, load: TableLoad) -> WriteResult:
         """Stage ``load.chunks``, then swap them in for ``load.replace`` in one transaction."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
         stage_path = self.path.with_name(f".{self.path.name}.stage-{uuid.uuid4().hex}.duckdb")
         try:
             rows_written = self._stage(stage_path, load)
@@ -219,7 +226,8 @@ def _sql_str(text: str) -> str:
 
 def _table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
     found = con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
+        "SELECT count(*) FROM information_schema.tables WHERE table_catalog = current_database() "
+        "AND table_schema = ? AND table_name = ?",
         [schema, table],
     ).fetchone()
     return bool(found and found[0])
@@ -237,7 +245,7 @@ def _ensure_columns(
         name
         for (name,) in con.execute(
             "SELECT column_name FROM information_schema.columns "
-            "WHERE table_schema = ? AND table_name = ?",
+            "WHERE table_catalog = current_database() AND table_schema = ? AND table_name = ?",
             [schema, table],
         ).fetchall()
     }

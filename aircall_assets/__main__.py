@@ -1,0 +1,22 @@
+"""``python -m aircall_assets demo|dev|status``: the commands behind ``make demo/dev/status``."""
+
+import argparse
+import sys
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m aircall_assets")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("demo", help="load the simulator's account into data/aircall.duckdb")
+    dev = commands.add_parser("dev", help="simulator + dagster dev (webserver and daemon)")
+    dev.add_argument("--port", type=int, default=8765, help="simulator port")
+    args = parser.parse_args(argv)
+    from aircall_assets import demo
+
+    if args.command == "demo":
+        return demo.demo()
+    return demo.dev(args.port)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,87 @@
+"""Shared test helpers: clients and resources pointed at a simulator, warehouse readers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+from aircall_assets.client import AircallClient, AircallResource
+
+
+def client_for(sim, **overrides) -> AircallClient:
+    options = dict(
+        api_id=sim.config.api_id,
+        api_token=sim.config.api_token,
+        base_url=sim.base_url,
+        requests_per_minute=0,
+        backoff_seconds=0.01,
+        read_timeout=5.0,
+    )
+    options.update(overrides)
+    return AircallClient(**options)
+
+
+def resource_for(sim, **overrides) -> AircallResource:
+    options = dict(
+        api_id=sim.config.api_id,
+        api_token=sim.config.api_token,
+        base_url=sim.base_url,
+        requests_per_minute=0,
+        backoff_seconds=0.01,
+        read_timeout=5.0,
+    )
+    options.update(overrides)
+    return AircallResource(**options)
+
+
+def query(path: str | Path, sql: str, params=None) -> list[tuple]:
+    with duckdb.connect(str(path), read_only=True) as con:
+        con.execute("SET TimeZone = 'UTC'")
+        return con.execute(sql, params or []).fetchall()
+
+
+def _expected_cell(value, warehouse_type: str):
+    """The API value as the warehouse must hold it, computed independently of normalize.py."""
+    from datetime import datetime, timezone
+
+    if value is None:
+        return None
+    if warehouse_type == "TIMESTAMPTZ":
+        if isinstance(value, (int, float)):
+            return datetime.fromtimestamp(value, tz=timezone.utc)
+        return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(timezone.utc)
+    if warehouse_type == "JSON":
+        return value
+    if warehouse_type == "VARCHAR" and isinstance(value, (dict, list)):
+        return value
+    return value
+
+
+def assert_table_matches(path, table, records, columns=None) -> int:
+    """Every cell of ``aircall.<table>`` equals the API records, types included."""
+    import json
+
+    fields = table.resolve_columns(columns)
+    names = ", ".join(f'"{f.name}"' for f in fields)
+    rows = query(path, f"SELECT {names} FROM aircall.{table.name}")
+    key = table.primary_key
+    actual = {}
+    for row in rows:
+        cells = dict(zip([f.name for f in fields], row, strict=True))
+        for f in fields:
+            if f.warehouse_type == "JSON" and cells[f.name] is not None:
+                cells[f.name] = json.loads(cells[f.name])
+        actual[cells[key] if key else 0] = cells
+    assert len(actual) == len(rows), "duplicate primary keys in the warehouse"
+    expected = {
+        (r[key] if key else 0): {f.name: _expected_cell(r.get(f.name), f.warehouse_type) for f in fields}
+        for r in records
+    }
+    assert sorted(actual) == sorted(expected), (
+        f"{table.name}: ids differ; missing {sorted(set(expected) - set(actual))[:5]}, "
+        f"extra {sorted(set(actual) - set(expected))[:5]}"
+    )
+    for ident, cells in expected.items():
+        assert actual[ident] == cells, f"{table.name} id={ident} differs"
+    return len(rows)
