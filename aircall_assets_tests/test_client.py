@@ -1,0 +1,203 @@
+"""The client against the simulator over loopback: pages, windows, the cap, pacing, faults."""
+
+import logging
+from datetime import date, datetime, timedelta, timezone
+
+import pytest
+
+from aircall_assets.catalog import TABLES
+from aircall_assets.client import (
+    AircallAPIError,
+    AircallAuthError,
+    AircallClient,
+    AircallResponseLost,
+    RateLimiter,
+    validate_base_url,
+)
+from aircall_assets_tests.helpers import client_for
+
+START = date.today() - timedelta(days=4)
+
+
+def ts(d: date, days: int = 0) -> int:
+    return int(datetime.combine(d + timedelta(days=days), datetime.min.time(), timezone.utc).timestamp())
+
+
+def read_ids(client, table, start, end):
+    return [r["id"] for page in client.iter_window(table, start, end) for r in page.records]
+
+
+@pytest.fixture(scope="module")
+def account():
+    from aircall_assets.simulator import Simulator, SimulatorConfig
+
+    big = START + timedelta(days=2)
+    config = SimulatorConfig(
+        seed=3, start_date=START, days=4, calls_per_day=60, contacts=80, big_days={big: 10_400}
+    )
+    with Simulator(config) as sim:
+        yield sim
+
+
+@pytest.mark.parametrize("name", ["users", "tags", "numbers", "teams", "contacts"])
+def test_full_read_of_every_list_table(account, name):
+    client = client_for(account)
+    ids = [r["id"] for page in client.iter_all(TABLES[name]) for r in page]
+    assert sorted(ids) == sorted(r["id"] for r in account.store.all(name))
+    assert len(ids) == len(set(ids))
+
+
+def test_company_object(account):
+    assert client_for(account).get_object(TABLES["company_info"]) == account.store.company()
+
+
+def test_day_windows_put_each_call_in_exactly_one_day(account):
+    client = client_for(account)
+    calls = TABLES["calls"]
+    seen = []
+    for day in range(4):
+        if day == 2:
+            continue  # the big day has its own test
+        ids = read_ids(client, calls, ts(START, day), ts(START, day + 1))
+        truth = [c["id"] for c in account.store.calls_between(ts(START, day), ts(START, day + 1))]
+        assert sorted(ids) == sorted(truth)
+        seen += ids
+    assert len(seen) == len(set(seen))
+    midnight = [c for c in account.store.calls_between(ts(START, 1), ts(START, 2)) if c["started_at"] == ts(START, 1)]
+    assert midnight, "the simulator serves a call exactly at midnight"
+    assert midnight[0]["id"] in seen
+
+
+def test_contacts_windows_are_complete_and_disjoint(account):
+    client = client_for(account)
+    contacts = TABLES["contacts"]
+    ids = read_ids(client, contacts, 0, ts(START)) + [
+        i for d in range(5) for i in read_ids(client, contacts, ts(START, d), ts(START, d + 1))
+    ]
+    assert sorted(ids) == sorted(c["id"] for c in account.store.all("contacts"))
+
+
+def test_day_over_the_10k_cap_is_read_completely_with_few_extra_requests(account):
+    client = client_for(account)
+    day = ts(START, 2)
+    ids = read_ids(client, TABLES["calls"], day, day + 86400)
+    truth = account.store.calls_between(day, day + 86400)
+    assert len(truth) > 10_000
+    assert sorted(ids) == sorted(c["id"] for c in truth)
+    assert len(ids) == len(set(ids))
+    minimum = -(-len(truth) // 50)
+    assert client.stats.windows_split >= 1
+    assert client.stats.requests <= minimum + 4, (client.stats.requests, minimum)
+
+
+def test_wrong_token_is_403_with_a_clear_message_and_no_secret(account, caplog):
+    client = client_for(account, api_token="tok-SECRET-9f8e7d")
+    with caplog.at_level(logging.DEBUG), pytest.raises(AircallAuthError) as err:
+        client.ping()
+    assert "rejected the credentials (403" in str(err.value)
+    assert "AIRCALL_API_TOKEN" in str(err.value)
+    assert client.stats.requests == 1, "auth errors are not retried"
+    assert "tok-SECRET-9f8e7d" not in str(err.value) + repr(client) + caplog.text
+
+
+def test_missing_credentials_name_the_env_vars():
+    with pytest.raises(AircallAuthError, match="AIRCALL_API_ID and AIRCALL_API_TOKEN"):
+        AircallClient("", "", "http://127.0.0.1:9")
+
+
+def test_unknown_route_surfaces_the_404_body(account):
+    with pytest.raises(AircallAPIError, match="HTTP 404") as err:
+        client_for(account).get("/v1/nothing-here")
+    assert err.value.status == 404
+
+
+@pytest.mark.parametrize(
+    ("url", "ok"),
+    [
+        ("https://api.aircall.io", True),
+        ("http://127.0.0.1:8765", True),
+        ("http://localhost:1", True),
+        ("http://api.aircall.io", False),
+        ("ftp://api.aircall.io", False),
+        ("https://id:token@api.aircall.io", False),
+    ],
+)
+def test_base_url_must_be_https_unless_loopback(url, ok):
+    if ok:
+        assert validate_base_url(url + "/") == url
+    else:
+        with pytest.raises(ValueError, match="AIRCALL_API_BASE_URL"):
+            validate_base_url(url)
+
+
+def test_limiter_never_exceeds_the_budget_in_any_window():
+    import time
+
+    limiter = RateLimiter(limit=20, window=0.5)
+    stamps = []
+    deadline = time.monotonic() + 1.6
+    while time.monotonic() < deadline:
+        limiter.acquire()
+        stamps.append(time.monotonic())
+    for i, t in enumerate(stamps):
+        assert sum(1 for u in stamps[i:] if u - t < 0.5) <= 20
+    assert len(stamps) >= 60  # about 20 per half second: the budget is used
+
+
+def test_pacing_to_the_simulator_limit_gets_no_429(simulator_factory):
+    sim = simulator_factory(start_date=START, days=2, calls_per_day=400, rpm=10, rate_window_seconds=1.0)
+    client = client_for(sim, requests_per_minute=10, rate_window_seconds=1.0)
+    ids = read_ids(client, TABLES["calls"], ts(START), ts(START, 2))
+    assert len(ids) == 800
+    assert client.stats.rate_limited == 0
+    assert sim.stats.rate_limited == 0
+
+
+def test_429_is_waited_out_until_reset(simulator_factory):
+    sim = simulator_factory(start_date=START, days=1, calls_per_day=600, rpm=5, rate_window_seconds=1.0)
+    client = client_for(sim)  # no client-side pacing: the server must push back
+    ids = read_ids(client, TABLES["calls"], ts(START), ts(START, 1))
+    assert len(ids) == 600
+    assert client.stats.rate_limited >= 1
+    assert sim.stats.rate_limited == client.stats.rate_limited
+
+
+def test_reset_header_in_milliseconds_is_understood(simulator_factory):
+    sim = simulator_factory(start_date=START, days=1, calls_per_day=300, rpm=3, rate_window_seconds=1.0, reset_in_ms=True)
+    client = client_for(sim)
+    import time
+
+    began = time.monotonic()
+    assert len(read_ids(client, TABLES["calls"], ts(START), ts(START, 1))) == 300
+    assert time.monotonic() - began < 10
+
+
+@pytest.mark.parametrize("kind", ["5xx", "429", "drop", "slow", "truncate"])
+def test_each_fault_kind_is_survived(simulator_factory, kind):
+    sim = simulator_factory(
+        start_date=START, days=1, calls_per_day=500, contacts=120, fault_rate=0.3,
+        fault_kinds=(kind,), slow_seconds=0.3, fault_429_seconds=0.2,
+    )
+    client = client_for(sim)
+    ids = read_ids(client, TABLES["calls"], ts(START), ts(START, 1))
+    assert sorted(ids) == sorted(c["id"] for c in sim.store.calls_between(ts(START), ts(START, 1)))
+    contacts = [r["id"] for page in client.iter_all(TABLES["contacts"]) for r in page]
+    assert len(contacts) == len(set(contacts)) == len(sim.store.all("contacts"))
+    assert sim.stats.faults[kind] > 0
+
+
+def test_create_contact_and_lost_response_is_reported_not_resent(simulator_factory):
+    sim = simulator_factory(start_date=START, days=1, calls_per_day=1)
+    client = client_for(sim)
+    status, body = client.post("/v1/contacts", {"first_name": "Zoë", "phone_numbers": [{"label": "m", "value": "+33100000001"}]})
+    assert 200 <= status < 300 and body["contact"]["first_name"] == "Zoë"
+    assert any(c["id"] == body["contact"]["id"] for c in sim.store.all("contacts"))
+    with pytest.raises(AircallAPIError) as err:
+        client.post("/v1/contacts", {"first_name": "No phone"})
+    assert err.value.status == 422
+
+    faulty = simulator_factory(start_date=START, days=1, calls_per_day=1, fault_rate=1.0, fault_kinds=("drop",))
+    before = len(faulty.store.all("contacts"))
+    with pytest.raises(AircallResponseLost):
+        client_for(faulty).post("/v1/contacts", {"phone_numbers": [{"label": "m", "value": "+1"}]})
+    assert len(faulty.store.all("contacts")) - before <= 1, "a lost create is never re-sent"
