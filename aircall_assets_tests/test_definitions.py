@@ -1,0 +1,52 @@
+"""The code location loads, with the asset contract other tools rely on."""
+
+import subprocess
+import sys
+
+import dagster as dg
+
+from aircall_assets import defs
+from aircall_assets.assets import WAREHOUSE_POOL
+from aircall_assets.catalog import TABLES
+
+KEYS = [f"aircall/{name}" for name in TABLES]
+
+
+def test_every_table_is_an_asset_with_the_contracted_key():
+    keys = {k.to_user_string() for k in defs.resolve_all_asset_keys()}
+    assert set(KEYS) <= keys
+
+
+def test_asset_metadata_partitions_and_policy():
+    graph = defs.resolve_asset_graph()
+    for name, table in TABLES.items():
+        node = graph.get(dg.AssetKey(["aircall", name]))
+        assert node.group_name == "aircall"
+        assert {"aircall", "duckdb"} <= set(node.kinds)
+        assert node.description == table.purpose
+        schema = node.metadata["dagster/column_schema"]
+        assert [c.name for c in schema.columns] == list(table.default_columns)
+        assets_def = defs.resolve_assets_def(dg.AssetKey(["aircall", name]))
+        assert assets_def.op.pool == WAREHOUSE_POOL
+        if table.is_partitioned:
+            assert isinstance(node.partitions_def, dg.DailyPartitionsDefinition)
+            assert node.partitions_def.timezone == "UTC"
+            assert assets_def.backfill_policy == dg.BackfillPolicy.single_run()
+        else:
+            assert node.partitions_def is None
+        checks = {c.name for c in assets_def.check_specs}
+        assert "row_count_matches_api" in checks
+
+
+def test_schedule_and_sensor_are_defined():
+    assert defs.resolve_schedule_def("aircall_daily")
+    assert defs.resolve_sensor_def("aircall_contacts_changes")
+
+
+def test_dagster_cli_loads_the_module():
+    out = subprocess.run(
+        [sys.executable, "-m", "dagster", "asset", "list", "-m", "aircall_assets"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert all(k in out.stdout for k in KEYS)

@@ -1,0 +1,107 @@
+"""The daily schedule's run requests and the contacts-change sensor, against the simulator."""
+
+from datetime import date, datetime, timedelta, timezone
+
+import dagster as dg
+
+from aircall_assets.assets import build_extract_assets
+from aircall_assets.schedules import (
+    CONTACTS_SENSOR,
+    FULL_JOB,
+    KEYED_JOB,
+    build_contacts_sensor,
+    build_daily_schedule,
+    changed_contact_partitions,
+    daily_run_requests,
+)
+from aircall_assets.settings import parse_settings
+from aircall_assets.warehouse import WarehouseIOManager
+from aircall_assets_tests.helpers import client_for, resource_for
+
+RANGE_START = "dagster/asset_partition_range_start"
+RANGE_END = "dagster/asset_partition_range_end"
+
+
+def test_daily_run_covers_yesterday_plus_lookback_and_full_tables():
+    settings = parse_settings({"history_start": "2026-06-01", "lookback_days": 3})
+    keyed, full = daily_run_requests(settings, date(2026, 7, 10))
+    assert keyed.job_name == KEYED_JOB
+    assert (keyed.tags[RANGE_START], keyed.tags[RANGE_END]) == ("2026-07-06", "2026-07-09")
+    assert full.job_name == FULL_JOB
+    assert keyed.run_key != daily_run_requests(settings, date(2026, 7, 11))[0].run_key
+
+
+def test_lookback_is_clipped_to_history_start_and_nothing_before_it():
+    settings = parse_settings({"history_start": "2026-06-01", "lookback_days": 3})
+    keyed = daily_run_requests(settings, date(2026, 6, 2))[0]
+    assert (keyed.tags[RANGE_START], keyed.tags[RANGE_END]) == ("2026-06-01", "2026-06-01")
+    assert [r.job_name for r in daily_run_requests(settings, date(2026, 6, 1))] == [FULL_JOB]
+
+
+def test_disabled_tables_are_not_scheduled():
+    settings = parse_settings(
+        {"history_start": "2026-06-01", "tables": {n: {"enabled": False} for n in ["tags", "teams", "company_info"]}}
+    )
+    assert [r.job_name for r in daily_run_requests(settings, date(2026, 7, 1))] == [KEYED_JOB]
+
+
+def test_schedule_evaluates_with_its_scheduled_time():
+    settings = parse_settings({"history_start": "2026-06-01", "schedule": {"running": False}})
+    schedule = build_daily_schedule(settings)
+    assert schedule.default_status == dg.DefaultScheduleStatus.STOPPED
+    context = dg.build_schedule_context(scheduled_execution_time=datetime(2026, 7, 10, 3, tzinfo=timezone.utc))
+    requests = schedule.evaluate_tick(context).run_requests
+    assert requests[0].tags[RANGE_END] == "2026-07-09"
+
+
+def test_changed_contacts_map_to_their_created_partitions(simulator):
+    settings = parse_settings({"history_start": simulator.config.first_day.isoformat()})
+    client = client_for(simulator)
+    cursor = simulator.store.now()
+    assert changed_contact_partitions(client, settings, cursor, date.today()) == (set(), cursor)
+    assert client.stats.requests == 1, "a quiet account costs one request"
+    contacts = sorted(simulator.store.all("contacts"), key=lambda c: c["created_at"])
+    old, older = contacts[-1], contacts[0]  # one inside the range, one created before it
+    import time
+
+    time.sleep(1.1)
+    simulator.store.update_contact(old["id"], information="edited")
+    simulator.store.update_contact(older["id"], information="edited too")
+    partitions, newest = changed_contact_partitions(client, settings, cursor, date.today())
+    created = datetime.fromtimestamp(old["created_at"], tz=timezone.utc).date()
+    assert partitions == {created.isoformat(), settings.history_start.isoformat()}
+    assert newest > cursor
+
+
+def test_contacts_sensor_requests_one_run_per_changed_partition(simulator):
+    import time
+
+    settings = parse_settings({"history_start": simulator.config.first_day.isoformat()})
+    sensor = build_contacts_sensor(settings)
+    assert sensor.name == CONTACTS_SENSOR
+    resources = {"aircall": resource_for(simulator)}
+    defs = dg.Definitions(
+        assets=build_extract_assets(settings), sensors=[sensor],
+        resources={**resources, "warehouse_io_manager": WarehouseIOManager()},
+    )
+
+    def tick(instance, cursor=None):
+        with dg.build_sensor_context(
+            instance=instance, cursor=cursor, resources=resources, definitions=defs
+        ) as ctx:
+            return sensor.evaluate_tick(ctx)
+
+    with dg.instance_for_test() as instance:
+        first = tick(instance)
+        assert not first.run_requests and first.cursor
+        time.sleep(1.1)
+        contact = simulator.store.all("contacts")[-1]
+        simulator.store.update_contact(contact["id"], last_name="Changed")
+        second = tick(instance, first.cursor)
+        assert len(second.run_requests) == 1
+        request = second.run_requests[0]
+        created = datetime.fromtimestamp(contact["created_at"], tz=timezone.utc).date()
+        expected = max(created, settings.history_start).isoformat()
+        assert request.partition_key == expected
+        third = tick(instance, second.cursor)
+        assert not third.run_requests, "the same change is not requested twice"
