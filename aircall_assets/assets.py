@@ -7,7 +7,6 @@ single-run backfill policy, so a backfill of any range is one run that reads day
 replaces exactly that range; full tables are re-read and replaced whole.
 """
 
-
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -51,7 +50,9 @@ def daily_partitions(settings: Settings) -> dg.DailyPartitionsDefinition:
 
 def column_schema(fields: tuple[Field, ...]) -> dg.TableSchema:
     return dg.TableSchema(
-        columns=[dg.TableColumn(f.name, f.warehouse_type, description=f.description) for f in fields]
+        columns=[
+            dg.TableColumn(f.name, f.warehouse_type, description=f.description) for f in fields
+        ]
     )
 
 
@@ -126,10 +127,14 @@ def _check_specs(table: Table) -> list[dg.AssetCheckSpec]:
     if table.primary_key:
         specs += [
             dg.AssetCheckSpec(
-                "primary_key_unique", asset=key, description=f"No two rows share {table.primary_key}."
+                "primary_key_unique",
+                asset=key,
+                description=f"No two rows share {table.primary_key}.",
             ),
             dg.AssetCheckSpec(
-                "primary_key_not_null", asset=key, description=f"No row has a NULL {table.primary_key}."
+                "primary_key_not_null",
+                asset=key,
+                description=f"No row has a NULL {table.primary_key}.",
             ),
         ]
     return specs

@@ -113,7 +113,9 @@ class Table:
         return tuple(f for f in self.fields if f.name in wanted)
 
 
-def _f(name: str, seed_type: str | None, description: str, warehouse_type: str | None = None) -> Field:
+def _f(
+    name: str, seed_type: str | None, description: str, warehouse_type: str | None = None
+) -> Field:
     """A field; ``seed_type=None`` marks a field the API sends that the spec does not list."""
     base = seed_type or "STRING"
     return Field(name, warehouse_type or WAREHOUSE_TYPE_OF_SEED_TYPE[base], seed_type, description)
@@ -319,6 +321,4 @@ def get_table(name: str) -> Table:
     try:
         return TABLES[name]
     except KeyError:
-        raise ValueError(
-            f"unknown table '{name}'; valid tables are: {', '.join(TABLES)}"
-        ) from None
+        raise ValueError(f"unknown table '{name}'; valid tables are: {', '.join(TABLES)}") from None

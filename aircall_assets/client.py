@@ -274,7 +274,12 @@ class AircallClient:
             self.stats.requests += 1
             try:
                 response = self._session.request(
-                    method, url, params=params, json=json, data=data, headers=headers,
+                    method,
+                    url,
+                    params=params,
+                    json=json,
+                    data=data,
+                    headers=headers,
                     timeout=self._timeout,
                 )
             except requests.exceptions.ConnectionError as exc:
@@ -312,14 +317,15 @@ class AircallClient:
                     continue
                 if status in (401, 403):
                     raise AircallAuthError(
-                        f"Aircall rejected the credentials ({status} on {where}). "
-                        f"{CREDENTIAL_HELP}"
+                        f"Aircall rejected the credentials ({status} on {where}). {CREDENTIAL_HELP}"
                     )
                 if status >= 500:
                     last = f"HTTP {status}"
                 elif status >= 400:
                     body = _body_of(response)
-                    raise AircallAPIError(f"{where} failed with HTTP {status}: {body}", status, body)
+                    raise AircallAPIError(
+                        f"{where} failed with HTTP {status}: {body}", status, body
+                    )
                 elif status == 204 or not response.content:
                     return status, None
                 else:
@@ -367,7 +373,9 @@ class AircallClient:
         body = self.get(table.path)
         return body[table.list_key]
 
-    def iter_pages(self, table: Table, params: dict[str, Any] | None = None) -> Iterator[tuple[list[dict], dict]]:
+    def iter_pages(
+        self, table: Table, params: dict[str, Any] | None = None
+    ) -> Iterator[tuple[list[dict], dict]]:
         """Yield (records, meta) page by page until ``next_page_link`` is null.
 
         Never asks for a page past the positional cap: if a list grows past 10,000 records
@@ -403,10 +411,8 @@ class AircallClient:
         """API ``from``/``to`` covering the half-open window ``[start, end)`` in UNIX seconds."""
         bounds = table.bounds
         assert bounds is not None, f"{table.name} has no from/to filter"
-        if bounds.to_inclusive:
-            to = end if bounds.fractional_seconds else end - 1
-        else:
-            to = end
+        inclusive_end = end if bounds.fractional_seconds else end - 1
+        to = inclusive_end if bounds.to_inclusive else end
         return {"from": start - 1 if bounds.from_exclusive else start, "to": to}
 
     def iter_window(self, table: Table, start: int, end: int) -> Iterator[WindowPage]:

@@ -88,9 +88,11 @@ def run_extract(start: date, end: date) -> dict[str, int]:
         )
         assert result.success
     if FULL_JOB in job_names:
-        assert defs.resolve_job_def(FULL_JOB).execute_in_process(
-            instance=instance, run_config=quiet
-        ).success
+        assert (
+            defs.resolve_job_def(FULL_JOB)
+            .execute_in_process(instance=instance, run_config=quiet)
+            .success
+        )
     from aircall_assets.resources import duckdb_path
 
     counts = {}
@@ -122,9 +124,19 @@ def dev(port: int = 8765) -> int:
     prepare_dagster_home()
     config = simulator_config(port)
     sim = subprocess.Popen(
-        [sys.executable, "-m", "aircall_assets.simulator", "--port", str(port),
-         "--start-date", config.first_day.isoformat(), "--days", str(config.days)],
-        stdout=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "aircall_assets.simulator",
+            "--port",
+            str(port),
+            "--start-date",
+            config.first_day.isoformat(),
+            "--days",
+            str(config.days),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         line = sim.stdout.readline().strip() if sim.stdout else ""

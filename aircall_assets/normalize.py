@@ -92,9 +92,7 @@ def _column(field: Field, values: list[Any]) -> pd.api.extensions.ExtensionArray
         except (TypeError, ValueError):
             return pd.array(_convert_column(values, _to_int), dtype="Int64")
     if wtype == "DOUBLE":
-        return pd.array(
-            [None if v is None else float(v) for v in values], dtype="Float64"
-        )
+        return pd.array([None if v is None else float(v) for v in values], dtype="Float64")
     if wtype == "BOOLEAN":
         try:
             return pd.array(values, dtype="boolean")

@@ -11,7 +11,7 @@ from datetime import date, datetime, timedelta, timezone
 
 import dagster as dg
 
-from aircall_assets.assets import asset_key, daily_partitions
+from aircall_assets.assets import asset_key
 from aircall_assets.catalog import CONTACTS, Table
 from aircall_assets.client import AircallError, AircallResource
 from aircall_assets.normalize import epoch_micros

@@ -65,7 +65,9 @@ class Settings(BaseModel):
 
     @field_validator("tables")
     @classmethod
-    def _known_tables_and_columns(cls, tables: dict[str, TableSettings]) -> dict[str, TableSettings]:
+    def _known_tables_and_columns(
+        cls, tables: dict[str, TableSettings]
+    ) -> dict[str, TableSettings]:
         for name, table_settings in tables.items():
             get_table(name).resolve_columns(table_settings.columns)
         return tables

@@ -267,15 +267,21 @@ def _verify(
     """Figures for the asset checks and metadata, read inside the write transaction."""
     pk = load.primary_key
     rows_in_table, duplicates, nulls = con.execute(
-        f"SELECT count(*), "
-        + (f"count(*) - count(DISTINCT {quote(pk)}), count(*) - count({quote(pk)}) " if pk else "0, 0 ")
+        "SELECT count(*), "
+        + (
+            f"count(*) - count(DISTINCT {quote(pk)}), count(*) - count({quote(pk)}) "
+            if pk
+            else "0, 0 "
+        )
         + f"FROM {target}"
     ).fetchone()
     rows_per_day: dict[str, int] = {}
     if load.replace is not None:
         day = f"strftime(date_trunc('day', {quote(load.replace.column)}), '%Y-%m-%d')"
         rows_per_day = dict(
-            con.execute(f"SELECT {day} AS d, count(*) FROM stage.rows GROUP BY d ORDER BY d").fetchall()
+            con.execute(
+                f"SELECT {day} AS d, count(*) FROM stage.rows GROUP BY d ORDER BY d"
+            ).fetchall()
         )
     preview = con.execute("SELECT * FROM stage.rows LIMIT 5").df()
     return WriteResult(rows_written, rows_in_table, rows_per_day, duplicates, nulls, preview)
@@ -302,9 +308,7 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
         schema, table = table_address(context.asset_key)
         if isinstance(obj, pd.DataFrame):
             rows = self.warehouse.replace_frame(schema, table, obj)
-            context.add_output_metadata(
-                {"dagster/row_count": rows, "table": f"{schema}.{table}"}
-            )
+            context.add_output_metadata({"dagster/row_count": rows, "table": f"{schema}.{table}"})
             return
         result = self.warehouse.replace(schema, table, obj)
         obj.result = result

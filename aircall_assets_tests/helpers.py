@@ -75,7 +75,9 @@ def assert_table_matches(path, table, records, columns=None) -> int:
         actual[cells[key] if key else 0] = cells
     assert len(actual) == len(rows), "duplicate primary keys in the warehouse"
     expected = {
-        (r[key] if key else 0): {f.name: _expected_cell(r.get(f.name), f.warehouse_type) for f in fields}
+        (r[key] if key else 0): {
+            f.name: _expected_cell(r.get(f.name), f.warehouse_type) for f in fields
+        }
         for r in records
     }
     assert sorted(actual) == sorted(expected), (

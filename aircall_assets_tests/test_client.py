@@ -20,7 +20,9 @@ START = date.today() - timedelta(days=4)
 
 
 def ts(d: date, days: int = 0) -> int:
-    return int(datetime.combine(d + timedelta(days=days), datetime.min.time(), timezone.utc).timestamp())
+    return int(
+        datetime.combine(d + timedelta(days=days), datetime.min.time(), timezone.utc).timestamp()
+    )
 
 
 def read_ids(client, table, start, end):
@@ -63,7 +65,11 @@ def test_day_windows_put_each_call_in_exactly_one_day(account):
         assert sorted(ids) == sorted(truth)
         seen += ids
     assert len(seen) == len(set(seen))
-    midnight = [c for c in account.store.calls_between(ts(START, 1), ts(START, 2)) if c["started_at"] == ts(START, 1)]
+    midnight = [
+        c
+        for c in account.store.calls_between(ts(START, 1), ts(START, 2))
+        if c["started_at"] == ts(START, 1)
+    ]
     assert midnight, "the simulator serves a call exactly at midnight"
     assert midnight[0]["id"] in seen
 
@@ -145,7 +151,9 @@ def test_limiter_never_exceeds_the_budget_in_any_window():
 
 
 def test_pacing_to_the_simulator_limit_gets_no_429(simulator_factory):
-    sim = simulator_factory(start_date=START, days=2, calls_per_day=400, rpm=10, rate_window_seconds=1.0)
+    sim = simulator_factory(
+        start_date=START, days=2, calls_per_day=400, rpm=10, rate_window_seconds=1.0
+    )
     client = client_for(sim, requests_per_minute=10, rate_window_seconds=1.0)
     ids = read_ids(client, TABLES["calls"], ts(START), ts(START, 2))
     assert len(ids) == 800
@@ -154,7 +162,9 @@ def test_pacing_to_the_simulator_limit_gets_no_429(simulator_factory):
 
 
 def test_429_is_waited_out_until_reset(simulator_factory):
-    sim = simulator_factory(start_date=START, days=1, calls_per_day=600, rpm=5, rate_window_seconds=1.0)
+    sim = simulator_factory(
+        start_date=START, days=1, calls_per_day=600, rpm=5, rate_window_seconds=1.0
+    )
     client = client_for(sim)  # no client-side pacing: the server must push back
     ids = read_ids(client, TABLES["calls"], ts(START), ts(START, 1))
     assert len(ids) == 600
@@ -163,7 +173,14 @@ def test_429_is_waited_out_until_reset(simulator_factory):
 
 
 def test_reset_header_in_milliseconds_is_understood(simulator_factory):
-    sim = simulator_factory(start_date=START, days=1, calls_per_day=300, rpm=3, rate_window_seconds=1.0, reset_in_ms=True)
+    sim = simulator_factory(
+        start_date=START,
+        days=1,
+        calls_per_day=300,
+        rpm=3,
+        rate_window_seconds=1.0,
+        reset_in_ms=True,
+    )
     client = client_for(sim)
     import time
 
@@ -175,8 +192,14 @@ def test_reset_header_in_milliseconds_is_understood(simulator_factory):
 @pytest.mark.parametrize("kind", ["5xx", "429", "drop", "slow", "truncate"])
 def test_each_fault_kind_is_survived(simulator_factory, kind):
     sim = simulator_factory(
-        start_date=START, days=1, calls_per_day=500, contacts=120, fault_rate=0.3,
-        fault_kinds=(kind,), slow_seconds=0.3, fault_429_seconds=0.2,
+        start_date=START,
+        days=1,
+        calls_per_day=500,
+        contacts=120,
+        fault_rate=0.3,
+        fault_kinds=(kind,),
+        slow_seconds=0.3,
+        fault_429_seconds=0.2,
     )
     client = client_for(sim)
     ids = read_ids(client, TABLES["calls"], ts(START), ts(START, 1))
@@ -189,14 +212,19 @@ def test_each_fault_kind_is_survived(simulator_factory, kind):
 def test_create_contact_and_lost_response_is_reported_not_resent(simulator_factory):
     sim = simulator_factory(start_date=START, days=1, calls_per_day=1)
     client = client_for(sim)
-    status, body = client.post("/v1/contacts", {"first_name": "Zoë", "phone_numbers": [{"label": "m", "value": "+33100000001"}]})
+    status, body = client.post(
+        "/v1/contacts",
+        {"first_name": "Zoë", "phone_numbers": [{"label": "m", "value": "+33100000001"}]},
+    )
     assert 200 <= status < 300 and body["contact"]["first_name"] == "Zoë"
     assert any(c["id"] == body["contact"]["id"] for c in sim.store.all("contacts"))
     with pytest.raises(AircallAPIError) as err:
         client.post("/v1/contacts", {"first_name": "No phone"})
     assert err.value.status == 422
 
-    faulty = simulator_factory(start_date=START, days=1, calls_per_day=1, fault_rate=1.0, fault_kinds=("drop",))
+    faulty = simulator_factory(
+        start_date=START, days=1, calls_per_day=1, fault_rate=1.0, fault_kinds=("drop",)
+    )
     before = len(faulty.store.all("contacts"))
     with pytest.raises(AircallResponseLost):
         client_for(faulty).post("/v1/contacts", {"phone_numbers": [{"label": "m", "value": "+1"}]})

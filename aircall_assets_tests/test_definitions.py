@@ -46,7 +46,9 @@ def test_schedule_and_sensor_are_defined():
 def test_dagster_cli_loads_the_module():
     out = subprocess.run(
         [sys.executable, "-m", "dagster", "asset", "list", "-m", "aircall_assets"],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert out.returncode == 0, out.stderr[-2000:]
     assert all(k in out.stdout for k in KEYS)

@@ -27,14 +27,22 @@ def account():
     from aircall_assets.simulator import Simulator, SimulatorConfig
 
     config = SimulatorConfig(
-        seed=7, start_date=START, days=DAYS, calls_per_day=50, contacts=90,
-        big_days={BIG_DAY: 10_300}, bulk_contacts_day=START + timedelta(days=1), bulk_contacts=120,
+        seed=7,
+        start_date=START,
+        days=DAYS,
+        calls_per_day=50,
+        contacts=90,
+        big_days={BIG_DAY: 10_300},
+        bulk_contacts_day=START + timedelta(days=1),
+        bulk_contacts=120,
     )
     with Simulator(config) as sim:
         yield sim
 
 
-def materialize(sim, db, names, *, first=None, last=None, partition=None, run_config=None, settings=None):
+def materialize(
+    sim, db, names, *, first=None, last=None, partition=None, run_config=None, settings=None
+):
     settings = settings or parse_settings({"history_start": START.isoformat()})
     assets = [build_extract_asset(TABLES[n], settings) for n in names]
     tags = {}
@@ -45,12 +53,23 @@ def materialize(sim, db, names, *, first=None, last=None, partition=None, run_co
         }
     return dg.materialize(
         assets,
-        resources={"aircall": resource_for(sim), "warehouse_io_manager": WarehouseIOManager(path=str(db))},
+        resources={
+            "aircall": resource_for(sim),
+            "warehouse_io_manager": WarehouseIOManager(path=str(db)),
+        },
         tags=tags,
         partition_key=partition.isoformat() if partition else None,
         run_config=run_config,
         raise_on_error=False,
     )
+
+
+def calls_columns(db) -> list[str]:
+    sql = (
+        "SELECT column_name FROM information_schema.columns "
+        "WHERE table_name = 'calls' ORDER BY ordinal_position"
+    )
+    return [r[0] for r in query(db, sql)]
 
 
 def calls_between(sim, first: date, end: date):
@@ -66,7 +85,9 @@ def test_every_table_over_the_whole_range_matches_the_api(account, tmp_path):
     for name in ["users", "numbers", "contacts"]:
         # the first partition also holds everything created before the history start
         assert_table_matches(db, TABLES[name], account.store.all(name))
-    rows = assert_table_matches(db, TABLES["calls"], calls_between(account, START, last + timedelta(days=1)))
+    rows = assert_table_matches(
+        db, TABLES["calls"], calls_between(account, START, last + timedelta(days=1))
+    )
     assert rows > 10_300
     assert_table_matches(db, TABLES["tags"], account.store.all("tags"))
     assert_table_matches(db, TABLES["teams"], account.store.all("teams"))
@@ -74,7 +95,8 @@ def test_every_table_over_the_whole_range_matches_the_api(account, tmp_path):
     checks = result.get_asset_check_evaluations()
     assert checks and all(c.passed for c in checks)
     calls_event = next(
-        e for e in result.get_asset_materialization_events()
+        e
+        for e in result.get_asset_materialization_events()
         if e.asset_key == dg.AssetKey(["aircall", "calls"])
     )
     metadata = calls_event.materialization.metadata
@@ -104,9 +126,15 @@ def test_reruns_never_duplicate_and_pick_up_changed_calls(account, tmp_path):
     target = calls_between(account, day, day + timedelta(days=1))[0]["id"]
     account.store.update_call(target, archived=True, cost="9.99")
     assert materialize(account, db, ["calls"], partition=day).success
-    assert query(db, "SELECT archived, cost FROM aircall.calls WHERE id = ?", [target]) == [(True, "9.99")]
+    assert query(db, "SELECT archived, cost FROM aircall.calls WHERE id = ?", [target]) == [
+        (True, "9.99")
+    ]
     assert query(db, "SELECT count(*) - count(DISTINCT id) FROM aircall.calls") == [(0,)]
-    assert_table_matches(db, TABLES["calls"], calls_between(account, day - timedelta(days=1), day + timedelta(days=1)))
+    assert_table_matches(
+        db,
+        TABLES["calls"],
+        calls_between(account, day - timedelta(days=1), day + timedelta(days=1)),
+    )
 
 
 def test_column_selection_from_run_config_and_settings(account, tmp_path):
@@ -114,16 +142,22 @@ def test_column_selection_from_run_config_and_settings(account, tmp_path):
     day = START + timedelta(days=2)
     config = {"ops": {"aircall__calls": {"config": {"columns": ["duration", "sid"]}}}}
     assert materialize(account, db, ["calls"], partition=day, run_config=config).success
-    columns = [r[0] for r in query(db, "SELECT column_name FROM information_schema.columns WHERE table_name='calls' ORDER BY ordinal_position")]
+    columns = calls_columns(db)
     assert columns == ["id", "started_at", "duration", "sid"]
     truth = calls_between(account, day, day + timedelta(days=1))
     assert_table_matches(db, TABLES["calls"], truth, columns=["duration", "sid"])
     # the settings' selection adds columns; the old ones are kept (NULL for new rows)
-    settings = parse_settings({"history_start": START.isoformat(), "tables": {"calls": {"columns": ["direction"]}}})
-    assert materialize(account, db, ["calls"], partition=day + timedelta(days=2), settings=settings).success
-    columns = [r[0] for r in query(db, "SELECT column_name FROM information_schema.columns WHERE table_name='calls' ORDER BY ordinal_position")]
+    settings = parse_settings(
+        {"history_start": START.isoformat(), "tables": {"calls": {"columns": ["direction"]}}}
+    )
+    assert materialize(
+        account, db, ["calls"], partition=day + timedelta(days=2), settings=settings
+    ).success
+    columns = calls_columns(db)
     assert columns == ["id", "started_at", "duration", "sid", "direction"]
-    assert query(db, "SELECT count(*) FROM aircall.calls WHERE direction IS NULL") == [(len(truth),)]
+    assert query(db, "SELECT count(*) FROM aircall.calls WHERE direction IS NULL") == [
+        (len(truth),)
+    ]
 
 
 def test_unknown_column_in_run_config_fails_with_the_valid_names(account, tmp_path):
@@ -133,12 +167,18 @@ def test_unknown_column_in_run_config_fails_with_the_valid_names(account, tmp_pa
     assert not result.success
     failure = result.get_step_failure_events()[0].step_failure_data.error.message
     assert "unknown column(s) ['durr']" in failure and "valid columns are: id" in failure
-    assert not db.exists() or query(db, "SELECT count(*) FROM information_schema.tables WHERE table_schema='aircall'") == [(0,)]
+    assert not db.exists() or query(
+        db, "SELECT count(*) FROM information_schema.tables WHERE table_schema='aircall'"
+    ) == [(0,)]
 
 
 def test_schema_drift_is_reported(account, tmp_path):
     db = tmp_path / "w.duckdb"
-    account.store.update_call(calls_between(account, START, START + timedelta(days=1))[0]["id"], brand_new_field=1)
+    account.store.update_call(
+        calls_between(account, START, START + timedelta(days=1))[0]["id"], brand_new_field=1
+    )
     result = materialize(account, db, ["calls"], partition=START)
     event = result.get_asset_materialization_events()[0]
-    assert event.materialization.metadata["schema_drift_unknown_fields"].value == ["brand_new_field"]
+    assert event.materialization.metadata["schema_drift_unknown_fields"].value == [
+        "brand_new_field"
+    ]

@@ -23,7 +23,9 @@ def test_unix_and_iso_timestamps_become_utc_instants():
         "users",
     )
     assert str(frame["created_at"].dtype) == "datetime64[us, UTC]"
-    assert frame["created_at"][0] == pd.Timestamp(datetime(2026, 9, 28, 10, 21, 9, tzinfo=timezone.utc))
+    assert frame["created_at"][0] == pd.Timestamp(
+        datetime(2026, 9, 28, 10, 21, 9, tzinfo=timezone.utc)
+    )
     assert frame["created_at"][2] == pd.Timestamp(1758000000, unit="s", tz="UTC")
     assert pd.isna(frame["created_at"][3])
 

@@ -1,6 +1,6 @@
 """The daily schedule's run requests and the contacts-change sensor, against the simulator."""
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timezone
 
 import dagster as dg
 
@@ -40,7 +40,10 @@ def test_lookback_is_clipped_to_history_start_and_nothing_before_it():
 
 def test_disabled_tables_are_not_scheduled():
     settings = parse_settings(
-        {"history_start": "2026-06-01", "tables": {n: {"enabled": False} for n in ["tags", "teams", "company_info"]}}
+        {
+            "history_start": "2026-06-01",
+            "tables": {n: {"enabled": False} for n in ["tags", "teams", "company_info"]},
+        }
     )
     assert [r.job_name for r in daily_run_requests(settings, date(2026, 7, 1))] == [KEYED_JOB]
 
@@ -49,7 +52,9 @@ def test_schedule_evaluates_with_its_scheduled_time():
     settings = parse_settings({"history_start": "2026-06-01", "schedule": {"running": False}})
     schedule = build_daily_schedule(settings)
     assert schedule.default_status == dg.DefaultScheduleStatus.STOPPED
-    context = dg.build_schedule_context(scheduled_execution_time=datetime(2026, 7, 10, 3, tzinfo=timezone.utc))
+    context = dg.build_schedule_context(
+        scheduled_execution_time=datetime(2026, 7, 10, 3, tzinfo=timezone.utc)
+    )
     requests = schedule.evaluate_tick(context).run_requests
     assert requests[0].tags[RANGE_END] == "2026-07-09"
 
@@ -81,7 +86,8 @@ def test_contacts_sensor_requests_one_run_per_changed_partition(simulator):
     assert sensor.name == CONTACTS_SENSOR
     resources = {"aircall": resource_for(simulator)}
     defs = dg.Definitions(
-        assets=build_extract_assets(settings), sensors=[sensor],
+        assets=build_extract_assets(settings),
+        sensors=[sensor],
         resources={**resources, "warehouse_io_manager": WarehouseIOManager()},
     )
 

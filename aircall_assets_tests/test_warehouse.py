@@ -50,14 +50,23 @@ def column_types(path):
 
 def test_all_null_first_load_gets_declared_types(tmp_path):
     path = tmp_path / "w.duckdb"
-    Warehouse(path).replace("aircall", "calls", load([call(1, 1)], columns=("duration", "tags", "archived")))
+    Warehouse(path).replace(
+        "aircall", "calls", load([call(1, 1)], columns=("duration", "tags", "archived"))
+    )
     types = column_types(path)
     assert types == {
-        "id": "BIGINT", "started_at": "TIMESTAMP WITH TIME ZONE", "duration": "BIGINT",
-        "archived": "BOOLEAN", "tags": "JSON",
+        "id": "BIGINT",
+        "started_at": "TIMESTAMP WITH TIME ZONE",
+        "duration": "BIGINT",
+        "archived": "BOOLEAN",
+        "tags": "JSON",
     }
     # a later non-null load works (the stock IO manager fails here)
-    Warehouse(path).replace("aircall", "calls", load([call(1, 1, duration=5, tags=[{"id": 1}])], columns=("duration", "tags", "archived")))
+    Warehouse(path).replace(
+        "aircall",
+        "calls",
+        load([call(1, 1, duration=5, tags=[{"id": 1}])], columns=("duration", "tags", "archived")),
+    )
     assert rows(path) == [(1, 5)]
 
 
@@ -71,7 +80,11 @@ def test_empty_result_still_creates_typed_table(tmp_path):
 def test_replace_range_touches_only_that_range(tmp_path):
     path = tmp_path / "w.duckdb"
     wh = Warehouse(path)
-    wh.replace("aircall", "calls", load([call(1, 1, duration=1), call(2, 2, duration=2), call(3, 3, duration=3)], end=4))
+    wh.replace(
+        "aircall",
+        "calls",
+        load([call(1, 1, duration=1), call(2, 2, duration=2), call(3, 3, duration=3)], end=4),
+    )
     wh.replace("aircall", "calls", load([call(2, 2, duration=20)], start=2, end=3))
     assert rows(path) == [(1, 1), (2, 20), (3, 3)]
 
@@ -106,7 +119,8 @@ def test_selecting_a_new_column_adds_it_and_deselecting_keeps_old_data(tmp_path)
     wh.replace("aircall", "calls", load([call(1, 1, duration=7)]))
     wh.replace("aircall", "calls", load([call(2, 2, sid="CA2")], columns=("sid",), start=2, end=3))
     assert rows(path, "SELECT id, duration, sid FROM aircall.calls ORDER BY id") == [
-        (1, 7, None), (2, None, "CA2")
+        (1, 7, None),
+        (2, None, "CA2"),
     ]
 
 
@@ -123,8 +137,14 @@ def _write_in_child(path: str, ident: int) -> None:
     fields = CALLS.resolve_columns(["duration"])
     frame = records_to_frame([call(ident, 1 + ident % 2, duration=ident)], fields, "calls")
     Warehouse(path).replace(
-        "aircall", "calls",
-        TableLoad(fields, iter([frame]), "id", ReplaceRange("started_at", day(10 + ident), day(11 + ident))),
+        "aircall",
+        "calls",
+        TableLoad(
+            fields,
+            iter([frame]),
+            "id",
+            ReplaceRange("started_at", day(10 + ident), day(11 + ident)),
+        ),
     )
 
 
