@@ -140,13 +140,27 @@ class Warehouse:
     def replace(self, schema: str, table: str, load: TableLoad) -> WriteResult:
         """Stage ``load.chunks``, then swap them in for ``load.replace`` in one transaction."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        stage_path = self.path.with_name(f".{self.path.name}.stage-{uuid.uuid4().hex}.duckdb")
+        self._sweep_orphan_stages()
+        stage_path = self.path.with_name(
+            f"{self._stage_prefix}{os.getpid()}-{uuid.uuid4().hex}.duckdb"
+        )
         try:
             rows_written = self._stage(stage_path, load)
             return self._merge(stage_path, schema, table, load, rows_written)
         finally:
             for suffix in ("", ".wal"):
                 Path(str(stage_path) + suffix).unlink(missing_ok=True)
+
+    @property
+    def _stage_prefix(self) -> str:
+        return f".{self.path.name}.stage-"
+
+    def _sweep_orphan_stages(self) -> None:
+        """Remove staging files left by killed processes (their pid is in the name)."""
+        for stage in self.path.parent.glob(self._stage_prefix + "*"):
+            pid = stage.name[len(self._stage_prefix) :].split("-", 1)[0]
+            if pid.isdigit() and not _process_alive(int(pid)):
+                stage.unlink(missing_ok=True)
 
     def _stage(self, stage_path: Path, load: TableLoad) -> int:
         stage = duckdb.connect(str(stage_path))
@@ -218,6 +232,16 @@ class Warehouse:
                     f"table {schema}.{table} does not exist in {self.path}: materialize it first"
                 )
             return con.execute(f"SELECT * FROM {quote(schema)}.{quote(table)}").df()
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _sql_str(text: str) -> str:
