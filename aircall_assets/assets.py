@@ -183,6 +183,11 @@ def build_extract_asset(table: Table, settings: Settings) -> dg.AssetsDefinition
         io_manager_key=IO_MANAGER_KEY,
         check_specs=_check_specs(table),
         pool=WAREHOUSE_POOL,
+        freshness_policy=dg.FreshnessPolicy.cron(
+            deadline_cron=settings.schedule.freshness_deadline_cron,
+            lower_bound_delta=timedelta(hours=24),
+            timezone=settings.schedule.timezone,
+        ),
         metadata={
             "dagster/column_schema": column_schema(default_fields),
             "dagster/table_name": f"{GROUP}.{table.name}",

@@ -32,6 +32,8 @@ run_coordinator:
   class: QueuedRunCoordinator
 telemetry:
   enabled: false
+freshness:
+  enabled: true
 """
 
 

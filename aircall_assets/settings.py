@@ -45,6 +45,10 @@ class ScheduleSettings(BaseModel):
     running: bool = Field(
         default=True, description="Whether the daily schedule starts running (off = paused)."
     )
+    freshness_deadline_cron: str = Field(
+        default="0 6 * * *",
+        description="Freshness deadline: each table must have loaded in the 24 hours before.",
+    )
 
 
 def _today() -> date:

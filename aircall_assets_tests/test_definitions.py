@@ -34,6 +34,7 @@ def test_asset_metadata_partitions_and_policy():
             assert assets_def.backfill_policy == dg.BackfillPolicy.single_run()
         else:
             assert node.partitions_def is None
+        assert node.freshness_policy.deadline_cron == "0 6 * * *"
         checks = {c.name for c in assets_def.check_specs}
         assert "row_count_matches_api" in checks
 
