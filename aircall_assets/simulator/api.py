@@ -204,12 +204,12 @@ class Api:
         return f"{self._base_url()}{request.path}?{urlencode(params)}"
 
     def _list(
-        self, request: Request, key: str, paging: _Paging, total: int, items: list[bytes]
+        self, request: Request, key: str, paging: _Paging, total: int, count: int, joined: bytes
     ) -> Response:
-        """The list envelope; items are pre-serialised records joined as bytes."""
+        """The list envelope around `count` pre-serialised, comma-joined records."""
         has_next = paging.page * paging.per_page < total
         meta = {
-            "count": len(items),
+            "count": count,
             "total": total,
             "current_page": paging.page,
             "per_page": paging.per_page,
@@ -221,7 +221,7 @@ class Api:
             else None,
         }
         body = b"".join(
-            (b'{"', key.encode(), b'":[', b",".join(items), b'],"meta":', orjson.dumps(meta), b"}")
+            (b'{"', key.encode(), b'":[', joined, b'],"meta":', orjson.dumps(meta), b"}")
         )
         return Response(200, body)
 
@@ -231,10 +231,10 @@ class Api:
         start, end = _timestamp(request, "from"), _timestamp(request, "to")
         lo = -(2**62) if start is None else start + 1
         hi = 2**62 if end is None else end
-        total, items = self._store.calls_page(
+        total, count, joined = self._store.calls_page(
             lo, hi, desc=paging.desc, offset=paging.offset, limit=paging.per_page
         )
-        return self._list(request, "calls", paging, total, items)
+        return self._list(request, "calls", paging, total, count, joined)
 
     def _contacts_page(
         self, request: Request, predicate: Callable[[dict[str, Any]], bool] | None
@@ -255,7 +255,7 @@ class Api:
             limit=paging.per_page,
             predicate=predicate,
         )
-        return self._list(request, "contacts", paging, total, items)
+        return self._list(request, "contacts", paging, total, len(items), b",".join(items))
 
     def _list_contacts(self, request: Request, _: int | None) -> Response:
         return self._contacts_page(request, None)
@@ -286,7 +286,7 @@ class Api:
                 offset=paging.offset,
                 limit=paging.per_page,
             )
-            return self._list(request, resource, paging, total, items)
+            return self._list(request, resource, paging, total, len(items), b",".join(items))
 
         return handler
 
