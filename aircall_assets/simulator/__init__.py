@@ -2,7 +2,10 @@
 
 `Simulator(SimulatorConfig(...))` serves a deterministic account (calls, contacts, users,
 numbers, teams, tags, company) over HTTP with Aircall's envelopes, pagination, 10k cap,
-auth errors, rate limit and optional fault injection. See `python -m aircall_assets.simulator`.
+auth errors, rate limit and optional fault injection; `sim.store` is the ground truth and
+`sim.stats` counts what clients asked. Out of process (`python -m aircall_assets.simulator`),
+the unauthenticated `GET /_simulator/stats`, `POST /_simulator/reset-stats` and
+`GET /_simulator/contacts` expose the same.
 """
 
 from .config import SimulatorConfig
