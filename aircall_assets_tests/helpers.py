@@ -36,8 +36,11 @@ def resource_for(sim, **overrides) -> AircallResource:
 
 
 def query(path: str | Path, sql: str, params=None) -> list[tuple]:
-    with duckdb.connect(str(path), read_only=True) as con:
+    """Read-only query; the file is attached as ``wh`` (``aircall.duckdb`` vs schema ``aircall``)."""
+    with duckdb.connect() as con:
         con.execute("SET TimeZone = 'UTC'")
+        con.execute(f"ATTACH '{path}' AS wh (READ_ONLY)")
+        con.execute("USE wh")
         return con.execute(sql, params or []).fetchall()
 
 

@@ -182,3 +182,24 @@ def test_schema_drift_is_reported(account, tmp_path):
     assert event.materialization.metadata["schema_drift_unknown_fields"].value == [
         "brand_new_field"
     ]
+
+
+def test_tables_load_as_dataframe_inputs_of_downstream_assets(account, tmp_path):
+    db = tmp_path / "w.duckdb"
+
+    @dg.asset(key=["analytics", "tag_colors"], ins={"tags": dg.AssetIn(key=["aircall", "tags"])})
+    def tag_colors(tags):
+        assert list(tags.columns) == ["id", "name", "color", "description"]
+        return tags.groupby("color", as_index=False).size()
+
+    result = dg.materialize(
+        [build_extract_asset(TABLES["tags"], parse_settings({})), tag_colors],
+        resources={
+            "aircall": resource_for(account),
+            "warehouse_io_manager": WarehouseIOManager(path=str(db)),
+            "io_manager": WarehouseIOManager(path=str(db)),
+        },
+    )
+    assert result.success
+    colors = query(db, "SELECT sum(size) FROM analytics.tag_colors")
+    assert colors == [(len(account.store.all("tags")),)]
