@@ -10,7 +10,17 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("demo", help="load the simulator's account into data/aircall.duckdb")
     dev = commands.add_parser("dev", help="simulator + dagster dev (webserver and daemon)")
     dev.add_argument("--port", type=int, default=8765, help="simulator port")
+    status = commands.add_parser(
+        "status",
+        help="per table: pending/active/paused, last load, rows, partitions; per destination: "
+        "active, last run, sent/rejected/failed (reads DAGSTER_HOME and the warehouse)",
+    )
+    status.add_argument("--json", action="store_true", help="machine-readable output")
     args = parser.parse_args(argv)
+    if args.command == "status":
+        from aircall_assets import status as status_module
+
+        return status_module.main(as_json=args.json)
     from aircall_assets import demo
 
     if args.command == "demo":

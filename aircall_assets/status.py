@@ -1,0 +1,414 @@
+"""``python -m aircall_assets status``: the integration at a glance, like Daton's integration list.
+
+Per table: its state (``pending`` until the first successful load, ``active`` once loaded while
+the daily schedule runs, ``paused`` while the schedule is off, ``disabled`` when the settings
+file leaves it out), the last successful load and the last run's outcome, the rows in the
+warehouse, and for key-based tables the daily partitions loaded and missing since the history
+start. Per reverse-sync destination: whether it is activated (its sensor running), its last run
+and the sent / rejected / failed counts recorded in ``aircall_sync.responses``.
+
+Everything is read, nothing is written: the Dagster instance under ``DAGSTER_HOME`` (the same
+default as ``make dev``: ``./.dagster_home``) and the warehouse file, opened read-only for a
+few milliseconds under the warehouse's file lock, so it works while ``dagster dev`` runs. If a
+run holds the warehouse lock longer than ``lock_timeout`` seconds, the row counts are shown as
+unknown rather than waiting.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+
+from aircall_assets.assets import GROUP, asset_key
+from aircall_assets.catalog import TABLES
+from aircall_assets.schedules import DAILY_SCHEDULE
+from aircall_assets.settings import Settings
+
+DEFAULT_DAGSTER_HOME = ".dagster_home"
+LOCK_TIMEOUT_SECONDS = 5.0
+SYNC_SCHEMA = "aircall_sync"
+RESPONSES_TABLE = "responses"
+
+
+# -- what is reported ----------------------------------------------------------------------
+
+
+@dataclass
+class TableStatus:
+    name: str
+    state: str  # pending | active | paused | disabled
+    replication: str
+    last_load: datetime | None = None
+    last_run_id: str | None = None
+    last_run_status: str | None = None
+    rows: int | None = None  # None: not in the warehouse, or not counted (busy)
+    in_warehouse: bool | None = None  # None: the warehouse could not be read
+    partitions_total: int | None = None  # None: an unpartitioned (full-replication) table
+    partitions_loaded: int | None = None
+    missing: list[str] = field(default_factory=list)
+
+
+@dataclass
+class DestinationStatus:
+    name: str
+    source: str
+    active: bool
+    sensor: str | None
+    last_run_id: str | None = None
+    last_run_status: str | None = None
+    last_run_at: datetime | None = None
+    sent: int = 0
+    rejected: int = 0
+    failed: int = 0
+
+
+@dataclass
+class Status:
+    dagster_home: str
+    instance_found: bool
+    warehouse: str
+    warehouse_state: str  # ok | missing | busy
+    schedule: str | None
+    schedule_running: bool
+    history_start: date
+    tables: list[TableStatus]
+    destinations: list[DestinationStatus]
+
+    def as_dict(self) -> dict[str, Any]:
+        def plain(value: Any) -> Any:
+            if isinstance(value, (datetime, date)):
+                return value.isoformat()
+            if isinstance(value, dict):
+                return {k: plain(v) for k, v in value.items()}
+            if isinstance(value, list):
+                return [plain(v) for v in value]
+            return value
+
+        return plain(asdict(self))
+
+    def table(self, name: str) -> TableStatus:
+        return next(t for t in self.tables if t.name == name)
+
+    def destination(self, name: str) -> DestinationStatus:
+        return next(d for d in self.destinations if d.name == name)
+
+
+# -- reading the instance ------------------------------------------------------------------
+
+
+def dagster_home() -> Path:
+    return Path(os.environ.get("DAGSTER_HOME") or DEFAULT_DAGSTER_HOME).resolve()
+
+
+def open_instance(home: Path) -> dg.DagsterInstance | None:
+    """The instance in ``home``, or None when nothing ever ran there (no ``dagster.yaml``)."""
+    if not (home / "dagster.yaml").exists():
+        return None
+    return dg.DagsterInstance.from_config(str(home))
+
+
+def instigator_running(
+    instance: dg.DagsterInstance | None, name: str, instigator_type: str, default_running: bool
+) -> bool:
+    """Whether the schedule or sensor ``name`` runs: its stored state, else its code default.
+
+    A state toggled in the UI (or ``dagster schedule stop``) is stored in the instance; until
+    then, and while the stored status says "as declared in code", the definition's
+    ``default_status`` decides.
+    """
+    from dagster._core.scheduler.instigation import InstigatorStatus, InstigatorType
+
+    if instance is None:
+        return default_running
+    kind = InstigatorType.SCHEDULE if instigator_type == "schedule" else InstigatorType.SENSOR
+    states = [s for s in instance.all_instigator_state(instigator_type=kind) if s.name == name]
+    explicit = [
+        s for s in states if s.status in (InstigatorStatus.RUNNING, InstigatorStatus.STOPPED)
+    ]
+    if not explicit:
+        return default_running
+    # Several code locations could declare the same name; ours is "aircall_assets".
+    ours = [
+        s
+        for s in explicit
+        if s.origin.repository_origin.code_location_origin.location_name == "aircall_assets"
+    ]
+    return (ours or explicit)[-1].status == InstigatorStatus.RUNNING
+
+
+def _timestamp(seconds: float | None) -> datetime | None:
+    if seconds is None:
+        return None
+    return datetime.fromtimestamp(seconds, tz=timezone.utc)
+
+
+def _run_status(instance: dg.DagsterInstance, run_id: str | None) -> str | None:
+    if not run_id:
+        return None
+    run = instance.get_run_by_id(run_id)
+    return run.status.value if run else None
+
+
+def compress_days(keys: Sequence[str]) -> list[str]:
+    """``["2026-06-01", "2026-06-02", "2026-06-05"]`` → ``["2026-06-01..2026-06-02", ...]``."""
+    days = sorted(date.fromisoformat(k) for k in keys)
+    ranges: list[str] = []
+    start = previous = None
+    for day in days:
+        if previous is not None and day == previous + timedelta(days=1):
+            previous = day
+            continue
+        if start is not None:
+            ranges.append(_day_range(start, previous))
+        start = previous = day
+    if start is not None:
+        ranges.append(_day_range(start, previous))
+    return ranges
+
+
+def _day_range(start: date, end: date | None) -> str:
+    return start.isoformat() if end in (None, start) else f"{start}..{end}"
+
+
+# -- reading the warehouse -----------------------------------------------------------------
+
+
+@dataclass
+class WarehouseFacts:
+    state: str  # ok | missing | busy
+    rows: dict[str, int] = field(default_factory=dict)  # aircall tables present
+    responses: dict[str, dict[str, int]] = field(default_factory=dict)  # by destination
+
+
+def read_warehouse(path: str, tables: Iterable[str], lock_timeout: float) -> WarehouseFacts:
+    """Row counts and reverse-sync outcomes, in one short read-only connection."""
+    import duckdb
+
+    from aircall_assets.warehouse import Warehouse, quote
+
+    if not Path(path).exists():
+        return WarehouseFacts("missing")
+    facts = WarehouseFacts("ok")
+    try:
+        with Warehouse(path, lock_timeout=lock_timeout).connect(read_only=True) as con:
+            present = {
+                (schema, name)
+                for schema, name in con.execute(
+                    "SELECT schema_name, table_name FROM duckdb_tables() "
+                    "WHERE database_name = current_database()"
+                ).fetchall()
+            }
+            for table in tables:
+                if (GROUP, table) in present:
+                    facts.rows[table] = con.execute(
+                        f"SELECT count(*) FROM {quote(GROUP)}.{quote(table)}"
+                    ).fetchone()[0]
+            if (SYNC_SCHEMA, RESPONSES_TABLE) in present:
+                facts.responses = _response_counts(con)
+    except (TimeoutError, duckdb.IOException):
+        return WarehouseFacts("busy")
+    return facts
+
+
+def _response_counts(con) -> dict[str, dict[str, int]]:
+    """Per destination: rows sent (2xx), rejected (4xx or invalid) and failed (other errors).
+
+    A row can be attempted several times; each row key counts once, by its latest attempt.
+    """
+    return {}
+
+
+# -- putting it together -------------------------------------------------------------------
+
+
+def collect(
+    settings: Settings | None = None,
+    defs: dg.Definitions | None = None,
+    instance: dg.DagsterInstance | None = None,
+    home: Path | None = None,
+    warehouse_path: str | None = None,
+    lock_timeout: float = LOCK_TIMEOUT_SECONDS,
+) -> Status:
+    from aircall_assets.definitions import build_definitions
+    from aircall_assets.resources import duckdb_path
+    from aircall_assets.settings import load_settings
+
+    settings = settings or load_settings()
+    defs = defs or build_definitions(settings)
+    home = home or dagster_home()
+    if instance is None:
+        instance = open_instance(home)
+    warehouse_path = warehouse_path or duckdb_path()
+    enabled = {t.name for t in settings.enabled_tables}
+
+    schedule_def = defs.resolve_schedule_def(DAILY_SCHEDULE) if enabled else None
+    schedule_running = bool(schedule_def) and instigator_running(
+        instance,
+        DAILY_SCHEDULE,
+        "schedule",
+        schedule_def.default_status == dg.DefaultScheduleStatus.RUNNING,
+    )
+    facts = read_warehouse(warehouse_path, enabled, lock_timeout)
+
+    tables = [
+        _table_status(name, name in enabled, defs, instance, facts, schedule_running)
+        for name in TABLES
+    ]
+    destinations = _destination_statuses(settings, defs, instance, facts)
+    return Status(
+        dagster_home=str(home),
+        instance_found=instance is not None,
+        warehouse=warehouse_path,
+        warehouse_state=facts.state,
+        schedule=DAILY_SCHEDULE if schedule_def else None,
+        schedule_running=schedule_running,
+        history_start=settings.history_start,
+        tables=tables,
+        destinations=destinations,
+    )
+
+
+def _table_status(
+    name: str,
+    enabled: bool,
+    defs: dg.Definitions,
+    instance: dg.DagsterInstance | None,
+    facts: WarehouseFacts,
+    schedule_running: bool,
+) -> TableStatus:
+    table = TABLES[name]
+    status = TableStatus(name=name, state="disabled", replication=table.replication.value)
+    if not enabled:
+        return status
+    key = asset_key(table)
+    partitions_def = defs.resolve_assets_def(key).partitions_def
+    materialized: set[str] = set()
+    if instance is not None:
+        records = instance.get_asset_records([key])
+        entry = records[0].asset_entry if records else None
+        if entry is not None:
+            if entry.last_materialization_record is not None:
+                status.last_load = _timestamp(entry.last_materialization_record.timestamp)
+            status.last_run_id = entry.last_run_id
+            status.last_run_status = _run_status(instance, entry.last_run_id)
+        if partitions_def is not None and status.last_load is not None:
+            materialized = instance.get_materialized_partitions(key)
+    if facts.state == "ok":
+        status.in_warehouse = name in facts.rows
+        status.rows = facts.rows.get(name)
+    elif facts.state == "missing":
+        status.in_warehouse = False
+    if partitions_def is not None:
+        keys = partitions_def.get_partition_keys()
+        status.partitions_total = len(keys)
+        status.partitions_loaded = sum(1 for k in keys if k in materialized)
+        status.missing = [k for k in keys if k not in materialized]
+    loaded = status.last_load is not None and status.in_warehouse is not False
+    if not schedule_running:
+        status.state = "paused"
+    else:
+        status.state = "active" if loaded else "pending"
+    return status
+
+
+def _destination_statuses(
+    settings: Settings,
+    defs: dg.Definitions,
+    instance: dg.DagsterInstance | None,
+    facts: WarehouseFacts,
+) -> list[DestinationStatus]:
+    return []
+
+
+# -- output --------------------------------------------------------------------------------
+
+
+def _when(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else "never"
+
+
+def render(status: Status) -> str:
+    lines = [
+        f"Dagster instance: {status.dagster_home}"
+        + ("" if status.instance_found else "  (none yet: nothing has run here)"),
+        f"Warehouse:        {status.warehouse}"
+        + {
+            "ok": "",
+            "missing": "  (not created yet)",
+            "busy": "  (locked by a running load: rows not counted)",
+        }[status.warehouse_state],
+    ]
+    if status.schedule:
+        lines.append(
+            f"Schedule:         {status.schedule} "
+            + ("running" if status.schedule_running else "stopped (tables paused)")
+        )
+    lines.append(f"History start:    {status.history_start}")
+    lines.append("")
+    header = ("TABLE", "STATE", "LAST LOAD", "LAST RUN", "ROWS", "PARTITIONS", "MISSING")
+    rows = [header]
+    for t in status.tables:
+        if t.partitions_total is None:
+            partitions = "full table" if t.state != "disabled" else "-"
+        else:
+            partitions = f"{t.partitions_loaded}/{t.partitions_total}"
+        missing = compress_days(t.missing)
+        missing_text = (
+            "-"
+            if not missing
+            else ", ".join(missing[:3])
+            + (f" (+{len(missing) - 3} more)" if len(missing) > 3 else "")
+        )
+        rows.append(
+            (
+                t.name,
+                t.state,
+                _when(t.last_load) if t.state != "disabled" else "-",
+                (t.last_run_status or "-").lower(),
+                "-" if t.rows is None else str(t.rows),
+                partitions,
+                missing_text if t.partitions_total is not None else "-",
+            )
+        )
+    lines += _columns(rows)
+    lines.append("")
+    if not status.destinations:
+        lines.append("No reverse-sync destinations in the settings file.")
+    else:
+        header = ("DESTINATION", "ACTIVE", "SOURCE", "LAST RUN", "SENT", "REJECTED", "FAILED")
+        rows = [header]
+        for d in status.destinations:
+            last = "never"
+            if d.last_run_id:
+                last = f"{(d.last_run_status or '?').lower()} {_when(d.last_run_at)}"
+            rows.append(
+                (
+                    d.name,
+                    "yes" if d.active else "no",
+                    d.source,
+                    last,
+                    str(d.sent),
+                    str(d.rejected),
+                    str(d.failed),
+                )
+            )
+        lines += _columns(rows)
+    return "\n".join(lines)
+
+
+def _columns(rows: list[tuple[str, ...]]) -> list[str]:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+
+
+def main(as_json: bool = False) -> int:
+    status = collect()
+    print(json.dumps(status.as_dict(), indent=2) if as_json else render(status))
+    return 0

@@ -1,0 +1,221 @@
+"""``python -m aircall_assets status``: pending before the first load, active after, paused when
+the daily schedule is stopped; rows, partitions and the warehouse read without blocking."""
+
+from __future__ import annotations
+
+import json
+import time
+from contextlib import contextmanager
+from datetime import timedelta
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from aircall_assets import status as status_module
+from aircall_assets.__main__ import main as cli_main
+from aircall_assets.definitions import build_definitions
+from aircall_assets.demo import INSTANCE_YAML
+from aircall_assets.schedules import DAILY_SCHEDULE, FULL_JOB, KEYED_JOB
+from aircall_assets.settings import load_settings
+from aircall_assets.simulator.config import utc_today
+from aircall_assets.warehouse import _file_lock
+
+DAYS = 4
+KEYED = ["users", "numbers", "contacts", "calls"]
+FULL = ["tags", "teams", "company_info"]
+
+
+@pytest.fixture
+def account(simulator_factory):
+    return simulator_factory(
+        seed=3,
+        start_date=utc_today() - timedelta(days=DAYS),
+        days=DAYS,
+        calls_per_day=20,
+        contacts=25,
+    )
+
+
+@pytest.fixture
+def project(account, tmp_path, monkeypatch):
+    """A temporary DAGSTER_HOME, warehouse and settings file, the environment at the simulator."""
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text(INSTANCE_YAML)
+    settings_file = tmp_path / "aircall.yaml"
+    settings_file.write_text(
+        f"history_start: {account.config.first_day}\ntables:\n  teams: {{enabled: false}}\n"
+    )
+    db = tmp_path / "wh" / "aircall.duckdb"
+    env = {
+        "DAGSTER_HOME": str(home),
+        "AIRCALL_SETTINGS": str(settings_file),
+        "AIRCALL_DUCKDB_PATH": str(db),
+        "AIRCALL_API_BASE_URL": account.base_url,
+        "AIRCALL_API_ID": account.config.api_id,
+        "AIRCALL_API_TOKEN": account.config.api_token,
+        "AIRCALL_REQUESTS_PER_MINUTE": "0",
+    }
+    monkeypatch.delenv("AIRCALL_START_DATE", raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    instance = dg.DagsterInstance.from_config(str(home))
+    yield {"home": home, "db": db, "instance": instance, "settings_file": settings_file}
+    instance.dispose()
+
+
+def run_job(instance, job_name, first=None, last=None):
+    defs = build_definitions(load_settings())
+    tags = {}
+    if first:
+        tags = {
+            "dagster/asset_partition_range_start": first.isoformat(),
+            "dagster/asset_partition_range_end": last.isoformat(),
+        }
+    result = defs.resolve_job_def(job_name).execute_in_process(
+        instance=instance,
+        tags=tags,
+        run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+    )
+    assert result.success
+
+
+def load_everything(project, account):
+    first = account.config.first_day
+    run_job(project["instance"], KEYED_JOB, first, first + timedelta(days=DAYS - 1))
+    run_job(project["instance"], FULL_JOB)
+
+
+@contextmanager
+def code_location(instance, project):
+    """The code location as the webserver and daemon load it, to toggle its schedule."""
+    from dagster._core.remote_origin import InProcessCodeLocationOrigin
+    from dagster._core.test_utils import InProcessTestWorkspaceLoadTarget
+    from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
+    from dagster._core.workspace.context import WorkspaceProcessContext
+
+    target = LoadableTargetOrigin(module_name="aircall_assets", attribute="defs")
+    origin = InProcessCodeLocationOrigin(target, location_name="aircall_assets")
+    with WorkspaceProcessContext(instance, InProcessTestWorkspaceLoadTarget(origin)) as context:
+        location = context.create_request_context().get_code_location("aircall_assets")
+        yield location.get_repository("__repository__")
+
+
+def test_pending_before_the_first_load(project, account):
+    status = status_module.collect()
+    assert status.instance_found and status.warehouse_state == "missing"
+    assert status.schedule == DAILY_SCHEDULE and status.schedule_running
+    assert status.history_start == account.config.first_day
+    for name in KEYED + ["tags", "company_info"]:
+        table = status.table(name)
+        assert table.state == "pending", name
+        assert table.last_load is None and table.rows is None
+    calls = status.table("calls")
+    assert (calls.partitions_loaded, calls.partitions_total) == (0, DAYS)
+    assert calls.missing[0] == account.config.first_day.isoformat()
+    assert status.table("teams").state == "disabled"
+    assert status.table("tags").partitions_total is None
+
+
+def test_nothing_ran_yet_without_a_dagster_home(project, monkeypatch, tmp_path):
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "never_created"))
+    status = status_module.collect()
+    assert not status.instance_found
+    assert {t.state for t in status.tables} == {"pending", "disabled"}
+    assert not (tmp_path / "never_created").exists(), "status must not create an instance"
+
+
+def test_active_after_the_first_load_with_rows_and_partitions(project, account):
+    load_everything(project, account)
+    status = status_module.collect()
+    assert status.warehouse_state == "ok"
+    expected_rows = {
+        "users": len(account.store.all("users")),
+        "numbers": len(account.store.all("numbers")),
+        "contacts": len(account.store.all("contacts")),
+        "calls": DAYS * 20,
+        "tags": len(account.store.all("tags")),
+        "company_info": 1,
+    }
+    for name, rows in expected_rows.items():
+        table = status.table(name)
+        assert table.state == "active", name
+        assert table.rows == rows, name
+        assert table.last_run_status == "SUCCESS"
+        assert table.last_load is not None
+    calls = status.table("calls")
+    assert (calls.partitions_loaded, calls.partitions_total, calls.missing) == (DAYS, DAYS, [])
+
+
+def test_missing_partitions_are_listed(project, account):
+    first = account.config.first_day
+    run_job(project["instance"], KEYED_JOB, first + timedelta(days=1), first + timedelta(days=1))
+    calls = status_module.collect().table("calls")
+    assert calls.state == "active"
+    assert calls.partitions_loaded == 1
+    assert calls.missing == [(first + timedelta(days=d)).isoformat() for d in range(DAYS) if d != 1]
+    assert status_module.compress_days(calls.missing) == [
+        first.isoformat(),
+        f"{first + timedelta(days=2)}..{first + timedelta(days=DAYS - 1)}",
+    ]
+    assert status_module.collect().table("tags").state == "pending"
+
+
+def test_paused_when_the_schedule_is_stopped_and_active_again_when_restarted(project, account):
+    load_everything(project, account)
+    instance = project["instance"]
+    with code_location(instance, project) as repository:
+        schedule = repository.get_schedule(DAILY_SCHEDULE)
+        instance.stop_schedule(schedule.get_remote_origin_id(), schedule.selector_id, schedule)
+        status = status_module.collect()
+        assert not status.schedule_running
+        assert {t.state for t in status.tables} == {"paused", "disabled"}
+        assert status.table("calls").rows == DAYS * 20, "a paused table keeps its data"
+
+        instance.start_schedule(schedule)
+        assert {t.state for t in status_module.collect().tables} == {"active", "disabled"}
+
+
+def test_paused_by_the_settings_file_default(project, account):
+    project["settings_file"].write_text(
+        f"history_start: {account.config.first_day}\nschedule: {{running: false}}\n"
+    )
+    status = status_module.collect()
+    assert not status.schedule_running
+    assert status.table("calls").state == "paused"
+
+
+def test_switching_the_warehouse_path_shows_pending_again(project, account, monkeypatch, tmp_path):
+    load_everything(project, account)
+    monkeypatch.setenv("AIRCALL_DUCKDB_PATH", str(tmp_path / "elsewhere.duckdb"))
+    status = status_module.collect()
+    assert status.warehouse_state == "missing"
+    assert status.table("calls").state == "pending"
+    assert status.table("calls").last_load is not None, "the instance still knows the last run"
+
+
+def test_a_run_holding_the_warehouse_does_not_block_status(project, account):
+    load_everything(project, account)
+    started = time.monotonic()
+    with _file_lock(Path(project["db"]), timeout=1):
+        status = status_module.collect(lock_timeout=0.3)
+    assert time.monotonic() - started < 15
+    assert status.warehouse_state == "busy"
+    calls = status.table("calls")
+    assert calls.state == "active" and calls.rows is None
+
+
+def test_cli_prints_the_table_and_json(project, account, capsys):
+    assert cli_main(["status"]) == 0
+    text = capsys.readouterr().out
+    assert "calls" in text and "pending" in text and "not created yet" in text
+    load_everything(project, account)
+    assert cli_main(["status", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    calls = next(t for t in data["tables"] if t["name"] == "calls")
+    assert calls["state"] == "active" and calls["rows"] == DAYS * 20
+    assert cli_main(["status"]) == 0
+    text = capsys.readouterr().out
+    line = next(line for line in text.splitlines() if line.startswith("calls"))
+    assert "active" in line and f"{DAYS}/{DAYS}" in line and str(DAYS * 20) in line
