@@ -152,7 +152,7 @@ def frames(
     fields: Sequence[Field],
     table: str,
     drift: SchemaDrift,
-    chunk_rows: int = 20_000,
+    chunk_rows: int = 5_000,
 ) -> Iterator[pd.DataFrame]:
     """Group pages into typed DataFrames of about ``chunk_rows`` rows: memory stays bounded."""
     buffer: list[dict[str, Any]] = []

@@ -35,6 +35,12 @@ from aircall_assets.catalog import Field
 
 DEFAULT_DUCKDB_PATH = "data/aircall.duckdb"
 LOCK_TIMEOUT_SECONDS = 3600.0
+# DuckDB's buffer pool defaults to 80% of RAM and keeps written pages cached, so a long backfill
+# would grow with its range; a fixed budget makes it spill and evict instead.
+DUCKDB_SETTINGS = (
+    "SET TimeZone = 'UTC'; SET memory_limit = '64MB'; SET threads = 2; "
+    "SET preserve_insertion_order = false"
+)
 CATALOG = "warehouse"
 
 
@@ -121,7 +127,7 @@ class Warehouse:
             # catalog "aircall" and make every "aircall.<table>" reference ambiguous.
             con = duckdb.connect()
             try:
-                con.execute("SET TimeZone = 'UTC'")
+                con.execute(DUCKDB_SETTINGS)
                 mode = " (READ_ONLY)" if read_only else ""
                 con.execute(f"ATTACH {_sql_str(str(self.path))} AS {CATALOG}{mode}")
                 con.execute(f"USE {CATALOG}")
@@ -165,7 +171,7 @@ class Warehouse:
     def _stage(self, stage_path: Path, load: TableLoad) -> int:
         stage = duckdb.connect(str(stage_path))
         try:
-            stage.execute("SET TimeZone = 'UTC'")
+            stage.execute(DUCKDB_SETTINGS)
             stage.execute(f"CREATE TABLE rows ({_column_ddl(load.fields)})")
             rows = 0
             for chunk in load.chunks:
