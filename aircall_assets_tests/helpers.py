@@ -9,30 +9,25 @@ import duckdb
 from aircall_assets.client import AircallClient, AircallResource
 
 
+def _options(sim, overrides) -> dict:
+    """Credentials of the simulator, no pacing, fast retries: tests wait for nothing."""
+    return {
+        "api_id": sim.config.api_id,
+        "api_token": sim.config.api_token,
+        "base_url": sim.base_url,
+        "requests_per_minute": 0,
+        "backoff_seconds": 0.01,
+        "read_timeout": 5.0,
+        **overrides,
+    }
+
+
 def client_for(sim, **overrides) -> AircallClient:
-    options = dict(
-        api_id=sim.config.api_id,
-        api_token=sim.config.api_token,
-        base_url=sim.base_url,
-        requests_per_minute=0,
-        backoff_seconds=0.01,
-        read_timeout=5.0,
-    )
-    options.update(overrides)
-    return AircallClient(**options)
+    return AircallClient(**_options(sim, overrides))
 
 
 def resource_for(sim, **overrides) -> AircallResource:
-    options = dict(
-        api_id=sim.config.api_id,
-        api_token=sim.config.api_token,
-        base_url=sim.base_url,
-        requests_per_minute=0,
-        backoff_seconds=0.01,
-        read_timeout=5.0,
-    )
-    options.update(overrides)
-    return AircallResource(**options)
+    return AircallResource(**_options(sim, overrides))
 
 
 def query(path: str | Path, sql: str, params=None) -> list[tuple]:
