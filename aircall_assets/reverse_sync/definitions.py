@@ -1,0 +1,471 @@
+"""The reverse sync as Dagster definitions: demo asset, response tables, jobs, one sensor each.
+
+Lineage reads ``aircall/calls`` + ``aircall/contacts`` → ``aircall_reverse/unknown_callers`` →
+(sensor ``aircall_reverse_sync__<destination>``) → job ``aircall_reverse_sync`` → Aircall, with
+``aircall_sync/responses`` and ``aircall_sync/state`` downstream of every destination's source.
+The two ``aircall_sync`` tables are declared as asset specs and the op reports their
+materializations, because the op writes them row by row as answers arrive rather than
+returning a table at the end.
+
+A sensor per destination watches its source asset and starts stopped: turning it on in the UI
+is the seed's "Activate". Each materialization of the source becomes one run whose run key is
+the materialization's storage id, so a re-evaluated tick never launches a second run for the
+same event. Sensors never open DuckDB (the file has one writer); the op does, in the
+``aircall_duckdb`` pool.
+"""
+
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import dagster as dg
+from pydantic import Field
+
+from aircall_assets.assets import IO_MANAGER_KEY, WAREHOUSE_POOL
+from aircall_assets.catalog import CALLS, CONTACTS
+from aircall_assets.client import AircallResource
+from aircall_assets.reverse_sync.destinations import Destination
+from aircall_assets.reverse_sync.payloads import (
+    DestinationError,
+    build_payloads,
+    make_requests,
+    sample,
+)
+from aircall_assets.reverse_sync.sender import Counts, ReverseSync
+from aircall_assets.reverse_sync.state import (
+    RESPONSE_COLUMNS,
+    SCHEMA,
+    STATE_COLUMNS,
+    SourceMissing,
+    SyncStore,
+    read_source,
+)
+from aircall_assets.reverse_sync.unknown_callers import build_unknown_callers_asset
+from aircall_assets.settings import Settings
+from aircall_assets.warehouse import Warehouse
+
+REVERSE_SYNC_JOB = "aircall_reverse_sync"
+TEST_SEND_JOB = "aircall_reverse_test_send"
+SYNC_OP = "reverse_sync"
+TEST_SEND_OP = "test_send"
+SYNC_GROUP = "aircall_sync"
+RESPONSES_KEY = dg.AssetKey([SYNC_GROUP, "responses"])
+STATE_KEY = dg.AssetKey([SYNC_GROUP, "state"])
+DESTINATION_TAG = "aircall/destination"
+
+
+def sensor_name(destination: str) -> str:
+    return f"aircall_reverse_sync__{destination}"
+
+
+class ReverseSyncConfig(dg.Config):
+    """Launchpad: ``ops: {reverse_sync: {config: {destination: unknown_callers}}}``."""
+
+    destination: str = Field(description="Name of a destination in aircall.yaml.")
+    dry_run: bool = Field(
+        default=False,
+        description="Build every payload and show samples in the run's metadata; send nothing, "
+        "write nothing.",
+    )
+    sample_size: int = Field(default=5, ge=1, le=50, description="Sample requests shown.")
+    resend_uncertain: bool = Field(
+        default=False,
+        description="Send again rows left 'uncertain' (a POST that may have been applied and "
+        "cannot be looked up). Only after checking Aircall: this can create duplicates.",
+    )
+
+
+class TestSendConfig(dg.Config):
+    """Launchpad: ``ops: {test_send: {config: {destination: ..., row: {...}}}}``."""
+
+    destination: str = Field(description="Name of a destination in aircall.yaml.")
+    row_key: str | None = Field(
+        default=None, description="Key of the source row to send; default: the first valid row."
+    )
+    row: dict[str, Any] | None = Field(
+        default=None,
+        description="Values that replace the chosen row's (the sample edited before sending); "
+        "the whole row if the source is empty. An edited row's state is not recorded.",
+    )
+
+
+def _schema(columns: dict[str, str]) -> dg.TableSchema:
+    return dg.TableSchema(
+        columns=[dg.TableColumn(n, t.replace(" NOT NULL", "")) for n, t in columns.items()]
+    )
+
+
+def _by_name(settings: Settings, name: str) -> Destination:
+    for destination in settings.destinations:
+        if destination.name == name:
+            return destination
+    names = ", ".join(d.name for d in settings.destinations) or "(none configured)"
+    raise dg.Failure(description=f"no destination '{name}' in the settings; choose from {names}")
+
+
+def _aircall(context: dg.OpExecutionContext) -> AircallResource:
+    return context.resources.aircall
+
+
+def _warehouse(context: dg.OpExecutionContext) -> Warehouse:
+    return Warehouse(getattr(context.resources, IO_MANAGER_KEY).path)
+
+
+def _payloads(destination: Destination, columns: list[str], rows: list[dict[str, Any]]):
+    try:
+        return build_payloads(destination, rows, columns)
+    except DestinationError as exc:
+        raise dg.Failure(description=str(exc)) from None
+
+
+def _read(con, destination: Destination) -> tuple[list[str], list[dict[str, Any]]]:
+    try:
+        return read_source(con, *destination.table)
+    except SourceMissing as exc:
+        raise dg.Failure(
+            description=f"destination '{destination.name}': {exc} ({destination.source})"
+        ) from None
+
+
+def _counts_text(counts: Counts) -> str:
+    shown = {k: v for k, v in counts.as_metadata().items() if v}
+    return ", ".join(f"{k}={v}" for k, v in shown.items()) or "no rows"
+
+
+# ------------------------------------------------------------------------------------- ops
+
+
+def _dry_run(
+    context: dg.OpExecutionContext, destination: Destination, config: ReverseSyncConfig
+):
+    """Everything a run would do up to the first request, shown as metadata."""
+    warehouse = _warehouse(context)
+    if not warehouse.path.exists():
+        raise dg.Failure(description=f"no warehouse at {warehouse.path}: load the source first")
+    with warehouse.connect(read_only=True) as con:
+        columns, rows = _read(con, destination)
+        state = SyncStore(con).load(destination.name)
+    payloads = _payloads(destination, columns, rows)
+    sync = ReverseSync(destination, state, run_id=context.run_id, logger=context.log)
+    plan = sync.plan(payloads)
+    samples = sample(plan.requests, destination.headers, config.sample_size)
+    note = "requests this run would send"
+    if not samples:
+        # Nothing new to send: still show what the rows look like on the wire.
+        valid = [p for p in payloads if p.valid]
+        samples = sample(make_requests(destination, valid), destination.headers, config.sample_size)
+        note = "nothing would be sent (all rows unchanged/invalid); samples of all valid rows"
+    unsent = sorted({c for p in payloads for c in p.unsent_columns})
+    invalid = [{"key": p.key, "error": p.error} for p in payloads if not p.valid][:10]
+    metadata = {
+        "dry_run": True,
+        "destination": destination.name,
+        "rows_to_send": sum(len(r.items) for r in plan.requests),
+        "requests_to_send": len(plan.requests),
+        **{f"rows_{k}": v for k, v in sync.counts.as_metadata().items() if k != "requests"},
+        "sample_payloads": dg.MetadataValue.json(samples),
+        "sample_note": note,
+        "columns_not_sent": unsent,
+        "invalid_rows": dg.MetadataValue.json(invalid),
+    }
+    context.log.info(
+        f"Dry run of '{destination.name}': {metadata['rows_to_send']} row(s) in "
+        f"{metadata['requests_to_send']} request(s) would be sent; nothing was sent"
+    )
+    yield dg.Output(None, metadata=metadata)
+
+
+def build_sync_op(settings: Settings) -> dg.OpDefinition:
+    @dg.op(
+        name=SYNC_OP,
+        pool=WAREHOUSE_POOL,
+        required_resource_keys={"aircall", IO_MANAGER_KEY},
+        out=dg.Out(dg.Nothing),
+        description="Send a destination's new and changed source rows to Aircall, exactly once, "
+        "recording every answer in aircall_sync.responses.",
+    )
+    def reverse_sync(context: dg.OpExecutionContext, config: ReverseSyncConfig):
+        destination = _by_name(settings, config.destination)
+        if config.dry_run:
+            yield from _dry_run(context, destination, config)
+            return
+        client = _aircall(context).get_client()  # one per run, on the shared rate limiter
+        started = time.monotonic()
+        with _warehouse(context).connect() as con:
+            store = SyncStore(con)
+            store.ensure_tables()
+            responses_before = store.response_count()
+            columns, rows = _read(con, destination)
+            payloads = _payloads(destination, columns, rows)
+            sync = ReverseSync(
+                destination,
+                store.load(destination.name),
+                client=client,
+                store=store,
+                run_id=context.run_id,
+                logger=context.log,
+                resend_uncertain=config.resend_uncertain,
+            )
+            plan = sync.plan(payloads)
+            context.log.info(
+                f"'{destination.name}': {len(rows)} source row(s); sending "
+                f"{sum(len(r.items) for r in plan.requests)} row(s) in {len(plan.requests)} "
+                f"request(s) to {destination.route.method} {destination.route.path}"
+            )
+            counts = sync.execute(plan)
+            responses_added = store.response_count() - responses_before
+        elapsed = time.monotonic() - started
+        if sync.duplicates:
+            context.log.warning(
+                f"{counts.duplicate_keys} row(s) repeat a key already seen and were skipped "
+                f"(e.g. {sync.duplicates[:5]})"
+            )
+        metadata: dict[str, Any] = {
+            "destination": destination.name,
+            **counts.as_metadata(),
+            "seconds": round(elapsed, 2),
+            "rows_per_minute": round(counts.sent / elapsed * 60, 1) if elapsed > 0 else 0.0,
+            "client": dg.MetadataValue.json(client.stats.as_metadata()),
+        }
+        if responses_added:
+            yield dg.AssetMaterialization(
+                RESPONSES_KEY,
+                description=f"{responses_added} attempt(s) recorded for '{destination.name}'",
+                metadata={"destination": destination.name, "rows_added": responses_added},
+            )
+            yield dg.AssetMaterialization(
+                STATE_KEY, metadata={"destination": destination.name, **counts.as_metadata()}
+            )
+        summary = _counts_text(counts)
+        if counts.unsettled:
+            reason = f"; stopped early: {sync.stopped}" if sync.stopped else ""
+            raise dg.Failure(
+                description=f"'{destination.name}': {counts.unsettled} row(s) without a definitive "
+                f"answer ({summary}){reason}. Run again to retry them; see aircall_sync.responses.",
+                metadata=metadata,
+            )
+        context.log.info(f"'{destination.name}' done: {summary}")
+        yield dg.Output(None, metadata=metadata)
+
+    return reverse_sync
+
+
+def build_test_send_op(settings: Settings) -> dg.OpDefinition:
+    @dg.op(
+        name=TEST_SEND_OP,
+        pool=WAREHOUSE_POOL,
+        required_resource_keys={"aircall", IO_MANAGER_KEY},
+        out=dg.Out(dg.Nothing),
+        description="Send one sample row of a destination and show the request and Aircall's "
+        "answer (the seed's 'Send Test Data').",
+    )
+    def test_send(context: dg.OpExecutionContext, config: TestSendConfig):
+        destination = _by_name(settings, config.destination)
+        client = _aircall(context).get_client()
+        with _warehouse(context).connect() as con:
+            store = SyncStore(con)
+            store.ensure_tables()
+            try:
+                columns, rows = read_source(con, *destination.table)
+            except SourceMissing:
+                if not config.row:
+                    raise
+                columns, rows = list(config.row), []
+            columns = list(dict.fromkeys([*columns, *(config.row or {})]))
+            payloads = _payloads(destination, columns, rows)
+            chosen = _choose(payloads, rows, config)
+            if config.row:
+                base = dict(chosen) if chosen is not None else {}
+                base.update(config.row)
+                (item,) = _payloads(destination, columns, [base])
+            elif chosen is None:
+                raise dg.Failure(
+                    description=f"'{destination.name}': no row to send"
+                    + (f" with key {config.row_key}" if config.row_key else "")
+                    + f" in {destination.source}"
+                )
+            else:
+                (item,) = [p for p in payloads if p.row is chosen]
+            if not item.valid:
+                raise dg.Failure(description=f"row {item.key} would be refused: {item.error}")
+            sync = ReverseSync(
+                destination,
+                store.load(destination.name),
+                client=client,
+                store=store,
+                run_id=context.run_id,
+                mode="test",
+                logger=context.log,
+                force=True,
+                record_state=not config.row,
+            )
+            plan = sync.plan([item])
+            request = (plan.requests or [r for r, _ in plan.refused])[0]
+            context.log.info(
+                f"Test request: {request.method} {request.path}"
+                + (f" (extra headers: {sorted(destination.headers)})" if destination.headers else "")
+                + f"\n{_json_text(request.body)}"
+            )
+            counts = sync.execute(plan)
+        exchange = sync.exchanges[-1]
+        context.log.info(
+            f"Aircall answered {exchange.status or 'nothing'} ({exchange.outcome})"
+            + (f": {exchange.error}" if exchange.error else "")
+            + f"\n{_json_text(exchange.response)}"
+        )
+        if config.row:
+            context.log.warning(
+                "The row was edited for this test: its state is not recorded, so a sync will "
+                "send the source row as usual."
+            )
+        metadata = {
+            "destination": destination.name,
+            "row_key": item.key,
+            "request": dg.MetadataValue.json(
+                {"method": request.method, "path": request.path, "body": request.body}
+            ),
+            "status": exchange.status or 0,
+            "outcome": exchange.outcome,
+            "response": dg.MetadataValue.json(exchange.response if exchange.response is not None else {}),
+            **({"error": exchange.error} if exchange.error else {}),
+        }
+        yield dg.AssetMaterialization(
+            RESPONSES_KEY, description=f"test send for '{destination.name}'",
+            metadata={"destination": destination.name, "rows_added": 1},
+        )
+        if counts.unsettled:
+            raise dg.Failure(description=f"test send did not get an answer: {exchange.error}",
+                             metadata=metadata)
+        yield dg.Output(None, metadata=metadata)
+
+    return test_send
+
+
+def _choose(payloads, rows, config: TestSendConfig) -> dict[str, Any] | None:
+    if config.row_key is not None:
+        for p in payloads:
+            if p.key == config.row_key:
+                return p.row
+        return None
+    for p in payloads:
+        if p.valid:
+            return p.row
+    return rows[0] if rows else None
+
+
+def _json_text(value: Any) -> str:
+    import orjson
+
+    if value is None:
+        return "(no body)"
+    text = orjson.dumps(value, option=orjson.OPT_INDENT_2).decode()
+    return text if len(text) < 4000 else text[:4000] + "\n..."
+
+
+# --------------------------------------------------------------------------------- sensors
+
+
+def _storage_id(context: dg.SensorEvaluationContext, key: dg.AssetKey, event: Any) -> int:
+    """Storage id of the materialization the asset sensor was handed (newest after cursor)."""
+    after = int(context.cursor) if context.cursor and context.cursor.isdigit() else None
+    records = context.instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=key, after_storage_id=after), limit=100, ascending=False
+    ).records
+    for record in records:
+        entry = record.event_log_entry
+        if entry.run_id == event.run_id and entry.timestamp == event.timestamp:
+            return record.storage_id
+    return records[0].storage_id
+
+
+def build_sensor(destination: Destination, job: dg.JobDefinition) -> dg.SensorDefinition:
+    @dg.asset_sensor(
+        asset_key=destination.asset_key,
+        job=job,
+        name=sensor_name(destination.name),
+        default_status=dg.DefaultSensorStatus.STOPPED,
+        minimum_interval_seconds=30,
+        description=f"Activate to send '{destination.name}' to Aircall after each "
+        f"materialization of {destination.source} ({destination.template or 'manual'}: "
+        f"{destination.route.method} {destination.route.path}).",
+    )
+    def _on_source(context: dg.SensorEvaluationContext, asset_event: dg.EventLogEntry):
+        storage_id = _storage_id(context, destination.asset_key, asset_event)
+        return dg.RunRequest(
+            run_key=str(storage_id),
+            run_config={"ops": {SYNC_OP: {"config": {"destination": destination.name}}}},
+            tags={DESTINATION_TAG: destination.name, "aircall/source_storage_id": str(storage_id)},
+        )
+
+    return _on_source
+
+
+# ----------------------------------------------------------------------------- assembling
+
+
+@dataclass
+class ReverseSyncDefinitions:
+    assets: list[Any] = field(default_factory=list)
+    jobs: list[dg.JobDefinition] = field(default_factory=list)
+    sensors: list[dg.SensorDefinition] = field(default_factory=list)
+
+
+def build_reverse_sync(settings: Settings) -> ReverseSyncDefinitions:
+    """The demo asset (when calls and contacts are loaded) and, per destination, its sensor."""
+    defs = ReverseSyncDefinitions()
+    enabled = {t.name for t in settings.enabled_tables}
+    if {CALLS.name, CONTACTS.name} <= enabled:
+        defs.assets.append(build_unknown_callers_asset())
+    if not settings.destinations:
+        return defs
+    sources = list(dict.fromkeys(d.asset_key for d in settings.destinations))
+    defs.assets += [
+        dg.AssetSpec(
+            RESPONSES_KEY,
+            deps=sources,
+            group_name=SYNC_GROUP,
+            kinds={"duckdb", "aircall"},
+            description="Every request the reverse sync made, one row per row sent, with "
+            "Aircall's status and body or the error (the seed's response webhook).",
+            metadata={
+                "dagster/table_name": f"{SCHEMA}.responses",
+                "dagster/column_schema": _schema(RESPONSE_COLUMNS),
+            },
+        ),
+        dg.AssetSpec(
+            STATE_KEY,
+            deps=sources,
+            group_name=SYNC_GROUP,
+            kinds={"duckdb"},
+            description="Per destination and row key: last payload sent (hash), Aircall id, "
+            "status. What makes the sync send only new or changed rows, exactly once.",
+            metadata={
+                "dagster/table_name": f"{SCHEMA}.state",
+                "dagster/column_schema": _schema(STATE_COLUMNS),
+            },
+        ),
+    ]
+    sync_op = build_sync_op(settings)
+    test_op = build_test_send_op(settings)
+
+    @dg.job(
+        name=REVERSE_SYNC_JOB,
+        description="Push one destination's source rows to Aircall (run config: destination, "
+        "dry_run). Launched by the destination sensors.",
+        tags={"aircall/kind": "reverse_sync"},
+    )
+    def reverse_sync_job():
+        sync_op()
+
+    @dg.job(
+        name=TEST_SEND_JOB,
+        description="Send one sample row of a destination and show Aircall's answer.",
+        tags={"aircall/kind": "reverse_sync_test"},
+    )
+    def test_send_job():
+        test_op()
+
+    defs.jobs += [reverse_sync_job, test_send_job]
+    defs.sensors += [build_sensor(d, reverse_sync_job) for d in settings.destinations]
+    return defs

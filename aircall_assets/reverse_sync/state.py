@@ -1,0 +1,258 @@
+"""The reverse sync's memory in the warehouse: source rows in, state and responses out.
+
+``aircall_sync.state`` has one row per (destination, row key): what was last attempted, what was
+last sent successfully (a payload hash), the id Aircall gave the record, and a status. The
+status is the exactly-once protocol: ``sending`` is committed *before* a request leaves and
+replaced by the outcome right after the answer, each in its own transaction. A run killed in
+between leaves ``sending`` behind, which tells the next run to look the record up in Aircall
+before sending it again.
+
+``aircall_sync.responses`` is append-only: one row per attempt and per row of the request
+(rows of a batch share a ``request_id``), with Aircall's status and body or the error. It is
+the seed's "response webhook" as a table the user can query.
+
+Both tables live in the DuckDB file and are written through the caller's connection, which
+holds the warehouse's exclusive lock for the whole run: the state read at the start cannot be
+changed by another run before this one finishes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
+from typing import Any
+
+import duckdb
+import orjson
+
+from aircall_assets.reverse_sync.payloads import json_safe
+from aircall_assets.warehouse import quote
+
+SCHEMA = "aircall_sync"
+STATE_TABLE = "state"
+RESPONSES_TABLE = "responses"
+MAX_BODY_BYTES = 64_000
+FETCH_ROWS = 10_000
+
+STATE_COLUMNS: dict[str, str] = {
+    "destination": "VARCHAR NOT NULL",
+    "row_key": "VARCHAR NOT NULL",
+    "status": "VARCHAR NOT NULL",  # sending | sent | rejected | invalid | failed | uncertain
+    "payload_hash": "VARCHAR",  # of the last attempt (or validation)
+    "sent_hash": "VARCHAR",  # of the last payload Aircall accepted
+    "aircall_id": "VARCHAR",  # id of the record Aircall created or updated
+    "request_id": "VARCHAR",
+    "http_status": "INTEGER",
+    "last_error": "VARCHAR",
+    "attempts": "INTEGER NOT NULL",
+    "first_sent_at": "TIMESTAMPTZ",
+    "updated_at": "TIMESTAMPTZ NOT NULL",
+}
+RESPONSE_COLUMNS: dict[str, str] = {
+    "destination": "VARCHAR NOT NULL",
+    "row_key": "VARCHAR",
+    "run_id": "VARCHAR",
+    "request_id": "VARCHAR",
+    "mode": "VARCHAR",  # sync | test
+    "method": "VARCHAR",
+    "path": "VARCHAR",
+    "status": "INTEGER",  # HTTP status; NULL when there was no answer
+    "outcome": "VARCHAR",  # sent | recovered | rejected | invalid | failed | lost | uncertain
+    "response": "JSON",  # Aircall's body (truncated past 64 kB)
+    "error": "VARCHAR",
+    "aircall_id": "VARCHAR",
+    "rows_in_request": "INTEGER",
+    "duration_ms": "DOUBLE",
+    "attempted_at": "TIMESTAMPTZ NOT NULL",
+}
+
+
+class SourceMissing(LookupError):
+    """The destination's source table does not exist yet."""
+
+
+def now_utc() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass(frozen=True)
+class StateRow:
+    destination: str
+    row_key: str
+    status: str
+    payload_hash: str | None = None
+    sent_hash: str | None = None
+    aircall_id: str | None = None
+    request_id: str | None = None
+    http_status: int | None = None
+    last_error: str | None = None
+    attempts: int = 0
+    first_sent_at: datetime | None = None
+    updated_at: datetime | None = None
+
+    def as_tuple(self) -> tuple:
+        return tuple(getattr(self, c) for c in STATE_COLUMNS)
+
+
+@dataclass(frozen=True)
+class ResponseRow:
+    destination: str
+    row_key: str | None
+    run_id: str | None
+    request_id: str | None
+    mode: str
+    method: str | None
+    path: str | None
+    status: int | None
+    outcome: str
+    response: Any = None
+    error: str | None = None
+    aircall_id: str | None = None
+    rows_in_request: int = 1
+    duration_ms: float | None = None
+    attempted_at: datetime | None = None
+
+    def as_tuple(self) -> tuple:
+        values = {c: getattr(self, c) for c in RESPONSE_COLUMNS}
+        values["response"] = _body_json(self.response)
+        values["attempted_at"] = self.attempted_at or now_utc()
+        return tuple(values.values())
+
+
+def _body_json(body: Any) -> str | None:
+    if body is None:
+        return None
+    blob = orjson.dumps(json_safe(body))
+    if len(blob) > MAX_BODY_BYTES:
+        blob = orjson.dumps({"truncated": blob[:MAX_BODY_BYTES].decode("utf-8", "ignore")})
+    return blob.decode()
+
+
+def _table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
+    found = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_catalog = current_database() "
+        "AND table_schema = ? AND table_name = ?",
+        [schema, table],
+    ).fetchone()
+    return bool(found and found[0])
+
+
+def read_source(
+    con: duckdb.DuckDBPyConnection, schema: str, table: str
+) -> tuple[list[str], list[dict[str, Any]]]:
+    """Every row of the source table as JSON-ready dicts (JSON columns parsed).
+
+    The whole current table, not one partition: an asset sensor sees only the latest
+    materialization, so the sync always pushes the table's present state. Rows are held in
+    memory; a source is rows *to push* and at 60 requests a minute a day holds ~86k of them.
+    """
+    if not _table_exists(con, schema, table):
+        raise SourceMissing(f"source table {schema}.{table} does not exist: materialize it first")
+    cursor = con.execute(f"SELECT * FROM {quote(schema)}.{quote(table)}")
+    description = cursor.description or []
+    names = [d[0] for d in description]
+    json_columns = {i for i, d in enumerate(description) if str(d[1]) == "JSON"}
+    rows: list[dict[str, Any]] = []
+    while True:
+        chunk = cursor.fetchmany(FETCH_ROWS)
+        if not chunk:
+            break
+        for values in chunk:
+            row = {}
+            for i, (name, value) in enumerate(zip(names, values, strict=True)):
+                if i in json_columns and isinstance(value, str):
+                    try:
+                        value = orjson.loads(value)
+                    except orjson.JSONDecodeError:
+                        pass
+                row[name] = json_safe(value)
+            rows.append(row)
+    return names, rows
+
+
+class SyncStore:
+    """State and responses of the reverse sync, on an open warehouse connection."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self.con = con
+
+    def ensure_tables(self) -> None:
+        self._transaction(
+            lambda: [
+                self.con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(SCHEMA)}"),
+                self.con.execute(_create(STATE_TABLE, STATE_COLUMNS)),
+                self.con.execute(_create(RESPONSES_TABLE, RESPONSE_COLUMNS)),
+            ]
+        )
+
+    def load(self, destination: str) -> dict[str, StateRow]:
+        """The state of every row key of one destination (empty before the first run)."""
+        if not _table_exists(self.con, SCHEMA, STATE_TABLE):
+            return {}
+        names = ", ".join(quote(c) for c in STATE_COLUMNS)
+        rows = self.con.execute(
+            f"SELECT {names} FROM {quote(SCHEMA)}.{quote(STATE_TABLE)} WHERE destination = ?",
+            [destination],
+        ).fetchall()
+        return {r[1]: StateRow(*r) for r in rows}
+
+    def write(
+        self, states: Sequence[StateRow] = (), responses: Sequence[ResponseRow] = ()
+    ) -> None:
+        """Replace these state rows and append these responses, in one transaction."""
+
+        def work() -> None:
+            if states:
+                by_destination: dict[str, list[str]] = {}
+                for s in states:
+                    by_destination.setdefault(s.destination, []).append(s.row_key)
+                for destination, keys in by_destination.items():
+                    self.con.execute(
+                        f"DELETE FROM {quote(SCHEMA)}.{quote(STATE_TABLE)} "
+                        "WHERE destination = ? AND list_contains(?, row_key)",
+                        [destination, keys],
+                    )
+                self._insert(STATE_TABLE, STATE_COLUMNS, [s.as_tuple() for s in states])
+            if responses:
+                self._insert(
+                    RESPONSES_TABLE, RESPONSE_COLUMNS, [r.as_tuple() for r in responses]
+                )
+
+        self._transaction(work)
+
+    def response_count(self) -> int:
+        if not _table_exists(self.con, SCHEMA, RESPONSES_TABLE):
+            return 0
+        (count,) = self.con.execute(
+            f"SELECT count(*) FROM {quote(SCHEMA)}.{quote(RESPONSES_TABLE)}"
+        ).fetchone()  # type: ignore[misc]
+        return int(count)
+
+    def _insert(self, table: str, columns: dict[str, str], values: Iterable[tuple]) -> None:
+        values = list(values)
+        if not values:
+            return
+        names = ", ".join(quote(c) for c in columns)
+        marks = ", ".join("?" for _ in columns)
+        self.con.executemany(
+            f"INSERT INTO {quote(SCHEMA)}.{quote(table)} ({names}) VALUES ({marks})", values
+        )
+
+    def _transaction(self, work) -> None:
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            work()
+            self.con.execute("COMMIT")
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+
+
+def _create(table: str, columns: dict[str, str]) -> str:
+    ddl = ", ".join(f"{quote(name)} {kind}" for name, kind in columns.items())
+    return f"CREATE TABLE IF NOT EXISTS {quote(SCHEMA)}.{quote(table)} ({ddl})"
+
+
+def updated(state: StateRow, **changes: Any) -> StateRow:
+    return replace(state, **changes)

@@ -1,0 +1,170 @@
+"""The demo source of the reverse sync: people who called in but are not in the contacts.
+
+``aircall_reverse/unknown_callers`` holds one row per phone number that made an inbound call and
+matches no contact's phone number, already shaped as a contact to create (the
+``create_contacts`` template sends it as is). It is computed by one SQL statement inside
+DuckDB, so a calls table of millions of rows never passes through Python, and it replaces the
+table in one transaction. Numbers are compared normalised: digits only, with the leading ``+``
+kept (Aircall shows ``+33 1 23 45 67 89`` in calls and may store ``+33123456789`` in contacts).
+"""
+
+
+from typing import Any
+
+import dagster as dg
+import duckdb
+
+from aircall_assets.assets import IO_MANAGER_KEY, WAREHOUSE_POOL, asset_key
+from aircall_assets.catalog import CALLS, CONTACTS
+from aircall_assets.warehouse import Warehouse
+
+GROUP = "aircall_reverse"
+UNKNOWN_CALLERS_KEY = dg.AssetKey([GROUP, "unknown_callers"])
+FIRST_NAME = "Unknown caller"
+LABEL = "Caller"
+REQUIRED_COLUMNS = {
+    ("aircall", "calls"): ("direction", "raw_digits", "started_at"),
+    ("aircall", "contacts"): ("phone_numbers",),
+}
+COLUMNS = (
+    ("key", "VARCHAR", "The caller's number, normalised (digits, leading +): the row key."),
+    ("first_name", "VARCHAR", f"'{FIRST_NAME}'."),
+    ("last_name", "VARCHAR", "The number, so the contact is findable by name."),
+    ("information", "VARCHAR", "How often and when the number called."),
+    ("phone_numbers", "JSON", f"[{{label: '{LABEL}', value: number}}]."),
+    ("call_count", "BIGINT", "Inbound calls from this number in the warehouse."),
+    ("first_call_at", "TIMESTAMPTZ", "First inbound call (UTC)."),
+    ("last_call_at", "TIMESTAMPTZ", "Latest inbound call (UTC)."),
+)
+
+
+def normalized(expression: str) -> str:
+    """SQL for a phone number reduced to its digits, keeping a leading + (no + if no digit)."""
+    digits = f"regexp_replace({expression}, '[^0-9]', '', 'g')"
+    return f"(CASE WHEN ltrim({expression}) LIKE '+%' AND {digits} <> '' THEN '+' ELSE '' END || {digits})"
+
+
+UNKNOWN_CALLERS_SQL = f"""
+CREATE OR REPLACE TABLE aircall_reverse.unknown_callers AS
+WITH inbound AS (
+    SELECT {normalized("raw_digits")} AS number, started_at
+    FROM aircall.calls
+    WHERE direction = 'inbound'
+      AND raw_digits IS NOT NULL
+      AND lower(trim(raw_digits)) NOT IN ('', 'anonymous', 'unknown')
+),
+callers AS (
+    SELECT number, count(*) AS call_count, min(started_at) AS first_call_at,
+           max(started_at) AS last_call_at
+    FROM inbound
+    WHERE length(replace(number, '+', '')) >= 3
+    GROUP BY number
+),
+known AS (
+    SELECT DISTINCT {normalized("value")} AS number
+    FROM (
+        SELECT unnest(json_extract_string(phone_numbers, '$[*].value')) AS value
+        FROM aircall.contacts
+        WHERE phone_numbers IS NOT NULL
+    )
+    WHERE value IS NOT NULL
+)
+SELECT
+    c.number::VARCHAR AS key,
+    '{FIRST_NAME}'::VARCHAR AS first_name,
+    c.number::VARCHAR AS last_name,
+    ('Called ' || c.call_count || CASE WHEN c.call_count = 1 THEN ' time' ELSE ' times' END
+        || ', last on ' || strftime(c.last_call_at, '%Y-%m-%d %H:%M') || ' UTC.')::VARCHAR
+        AS information,
+    json_array(json_object('label', '{LABEL}', 'value', c.number)) AS phone_numbers,
+    c.call_count::BIGINT AS call_count,
+    c.first_call_at::TIMESTAMPTZ AS first_call_at,
+    c.last_call_at::TIMESTAMPTZ AS last_call_at
+FROM callers AS c
+WHERE NOT EXISTS (SELECT 1 FROM known AS k WHERE k.number = c.number)
+ORDER BY c.last_call_at DESC, c.number
+"""
+
+
+def _missing_inputs(con: duckdb.DuckDBPyConnection) -> list[str]:
+    problems = []
+    for (schema, table), needed in REQUIRED_COLUMNS.items():
+        present = {
+            name
+            for (name,) in con.execute(
+                "SELECT column_name FROM information_schema.columns WHERE "
+                "table_catalog = current_database() AND table_schema = ? AND table_name = ?",
+                [schema, table],
+            ).fetchall()
+        }
+        if not present:
+            problems.append(f"{schema}.{table} does not exist: materialize {schema}/{table} first")
+            continue
+        lacking = [c for c in needed if c not in present]
+        if lacking:
+            problems.append(
+                f"{schema}.{table} has no column(s) {lacking}: add them to the table's column "
+                "selection in aircall.yaml and re-load it"
+            )
+    return problems
+
+
+def compute_unknown_callers(warehouse: Warehouse) -> dict[str, Any]:
+    """Rebuild ``aircall_reverse.unknown_callers`` in one transaction; returns figures."""
+    with warehouse.connect() as con:
+        problems = _missing_inputs(con)
+        if problems:
+            raise dg.Failure(
+                description="unknown_callers needs the calls and contacts tables: "
+                + "; ".join(problems)
+            )
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.execute(f"CREATE SCHEMA IF NOT EXISTS {GROUP}")
+            con.execute(UNKNOWN_CALLERS_SQL)
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        (rows,) = con.execute(f"SELECT count(*) FROM {GROUP}.unknown_callers").fetchone()  # type: ignore[misc]
+        preview = con.execute(
+            f"SELECT key, information FROM {GROUP}.unknown_callers LIMIT 5"
+        ).fetchall()
+    return {"rows": int(rows), "preview": preview}
+
+
+def build_unknown_callers_asset() -> dg.AssetsDefinition:
+    @dg.asset(
+        key=UNKNOWN_CALLERS_KEY,
+        group_name=GROUP,
+        kinds={"duckdb"},
+        deps=[asset_key(CALLS), asset_key(CONTACTS)],
+        pool=WAREHOUSE_POOL,
+        io_manager_key=IO_MANAGER_KEY,
+        required_resource_keys={IO_MANAGER_KEY},
+        description="Phone numbers that called in (inbound, not anonymous) and match no "
+        "contact, one row each, shaped as a contact to create. Source of the demo reverse-sync "
+        "destination 'unknown_callers' (template create_contacts).",
+        metadata={
+            "dagster/table_name": f"{GROUP}.unknown_callers",
+            "dagster/column_schema": dg.TableSchema(
+                columns=[dg.TableColumn(n, t, description=d) for n, t, d in COLUMNS]
+            ),
+        },
+    )
+    def unknown_callers(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+        warehouse = Warehouse(getattr(context.resources, IO_MANAGER_KEY).path)
+        figures = compute_unknown_callers(warehouse)
+        context.log.info(f"{figures['rows']} unknown caller(s)")
+        table = "\n".join(f"| {k} | {i} |" for k, i in figures["preview"])
+        return dg.MaterializeResult(
+            metadata={
+                "dagster/row_count": figures["rows"],
+                "table": f"{GROUP}.unknown_callers",
+                "preview": dg.MetadataValue.md(
+                    "| key | information |\n|---|---|\n" + table if table else "_no rows_"
+                ),
+            }
+        )
+
+    return unknown_callers
