@@ -5,7 +5,8 @@ the daily schedule runs, ``paused`` while the schedule is off, ``disabled`` when
 file leaves it out), the last successful load and the last run's outcome, the rows in the
 warehouse, and for key-based tables the daily partitions loaded and missing since the history
 start. Per reverse-sync destination: whether it is activated (its sensor running), its last run
-and the sent / rejected / failed counts recorded in ``aircall_sync.responses``.
+and its rows by latest outcome, sent / rejected / failed, from ``aircall_sync.state`` (every
+single attempt is in ``aircall_sync.responses``).
 
 Everything is read, nothing is written: the Dagster instance under ``DAGSTER_HOME`` (the same
 default as ``make dev``: ``./.dagster_home``) and the warehouse file, opened read-only for a
@@ -34,7 +35,16 @@ from aircall_assets.settings import Settings
 DEFAULT_DAGSTER_HOME = ".dagster_home"
 LOCK_TIMEOUT_SECONDS = 5.0
 SYNC_SCHEMA = "aircall_sync"
-RESPONSES_TABLE = "responses"
+STATE_TABLE = "state"
+# aircall_sync.state statuses → the three counts shown (anything else counts as failed).
+SYNC_OUTCOMES = {
+    "sent": "sent",
+    "rejected": "rejected",
+    "invalid": "rejected",
+    "failed": "failed",
+    "uncertain": "failed",
+    "sending": "failed",
+}
 
 
 # -- what is reported ----------------------------------------------------------------------
@@ -184,7 +194,7 @@ def _day_range(start: date, end: date | None) -> str:
 class WarehouseFacts:
     state: str  # ok | missing | busy
     rows: dict[str, int] = field(default_factory=dict)  # aircall tables present
-    responses: dict[str, dict[str, int]] = field(default_factory=dict)  # by destination
+    sync: dict[str, dict[str, int]] = field(default_factory=dict)  # by destination
 
 
 def read_warehouse(path: str, tables: Iterable[str], lock_timeout: float) -> WarehouseFacts:
@@ -210,19 +220,29 @@ def read_warehouse(path: str, tables: Iterable[str], lock_timeout: float) -> War
                     facts.rows[table] = con.execute(
                         f"SELECT count(*) FROM {quote(GROUP)}.{quote(table)}"
                     ).fetchone()[0]
-            if (SYNC_SCHEMA, RESPONSES_TABLE) in present:
-                facts.responses = _response_counts(con)
+            if (SYNC_SCHEMA, STATE_TABLE) in present:
+                facts.sync = _sync_counts(con)
     except (TimeoutError, duckdb.IOException):
         return WarehouseFacts("busy")
     return facts
 
 
-def _response_counts(con) -> dict[str, dict[str, int]]:
-    """Per destination: rows sent (2xx), rejected (4xx or invalid) and failed (other errors).
+def _sync_counts(con) -> dict[str, dict[str, int]]:
+    """Per destination, rows by their latest outcome in ``aircall_sync.state``.
 
-    A row can be attempted several times; each row key counts once, by its latest attempt.
+    ``sent``: Aircall accepted the row's current payload (or it was found already applied);
+    ``rejected``: Aircall answered 4xx, or the row failed the template's validation (not
+    retried until the row changes); ``failed``: no definitive answer yet (network errors after
+    retries, a run killed mid-request, or an uncertain create): the next run retries them.
     """
-    return {}
+    counts: dict[str, dict[str, int]] = {}
+    for destination, status, rows in con.execute(
+        f"SELECT destination, status, count(*) FROM {SYNC_SCHEMA}.{STATE_TABLE} GROUP BY ALL"
+    ).fetchall():
+        bucket = SYNC_OUTCOMES.get(status, "failed")
+        per = counts.setdefault(destination, {"sent": 0, "rejected": 0, "failed": 0})
+        per[bucket] += rows
+    return counts
 
 
 # -- putting it together -------------------------------------------------------------------
@@ -324,7 +344,47 @@ def _destination_statuses(
     instance: dg.DagsterInstance | None,
     facts: WarehouseFacts,
 ) -> list[DestinationStatus]:
-    return []
+    from aircall_assets.reverse_sync.definitions import (
+        DESTINATION_TAG,
+        REVERSE_SYNC_JOB,
+        sensor_name,
+    )
+
+    statuses = []
+    for destination in settings.destinations:
+        name = sensor_name(destination.name)
+        sensor_def = defs.resolve_sensor_def(name)
+        status = DestinationStatus(
+            name=destination.name,
+            source=destination.source,
+            sensor=name,
+            active=instigator_running(
+                instance,
+                name,
+                "sensor",
+                sensor_def.default_status == dg.DefaultSensorStatus.RUNNING,
+            ),
+        )
+        if instance is not None:
+            records = instance.get_run_records(
+                filters=dg.RunsFilter(
+                    job_name=REVERSE_SYNC_JOB, tags={DESTINATION_TAG: destination.name}
+                ),
+                limit=1,
+            )
+            if records:
+                record = records[0]
+                status.last_run_id = record.dagster_run.run_id
+                status.last_run_status = record.dagster_run.status.value
+                status.last_run_at = _timestamp(
+                    record.start_time or record.create_timestamp.timestamp()
+                )
+        counts = facts.sync.get(destination.name, {})
+        status.sent = counts.get("sent", 0)
+        status.rejected = counts.get("rejected", 0)
+        status.failed = counts.get("failed", 0)
+        statuses.append(status)
+    return statuses
 
 
 # -- output --------------------------------------------------------------------------------

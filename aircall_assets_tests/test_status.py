@@ -45,7 +45,12 @@ def project(account, tmp_path, monkeypatch):
     (home / "dagster.yaml").write_text(INSTANCE_YAML)
     settings_file = tmp_path / "aircall.yaml"
     settings_file.write_text(
-        f"history_start: {account.config.first_day}\ntables:\n  teams: {{enabled: false}}\n"
+        f"history_start: {account.config.first_day}\n"
+        "tables:\n  teams: {enabled: false}\n"
+        "destinations:\n"
+        "  - {name: unknown_callers, source: aircall_reverse/unknown_callers, "
+        "template: create_contacts}\n"
+        "  - {name: crm, source: crm.people, template: create_contacts, key: id}\n"
     )
     db = tmp_path / "wh" / "aircall.duckdb"
     env = {
@@ -95,7 +100,14 @@ def code_location(instance, project):
     from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
     from dagster._core.workspace.context import WorkspaceProcessContext
 
-    target = LoadableTargetOrigin(module_name="aircall_assets", attribute="defs")
+    # Built from this test's settings file (the package's module-level defs were built at import).
+    module = project["home"].parent / "location_defs.py"
+    module.write_text(
+        "from aircall_assets.definitions import build_definitions\n"
+        "from aircall_assets.settings import load_settings\n"
+        "defs = build_definitions(load_settings())\n"
+    )
+    target = LoadableTargetOrigin(python_file=str(module), attribute="defs")
     origin = InProcessCodeLocationOrigin(target, location_name="aircall_assets")
     with WorkspaceProcessContext(instance, InProcessTestWorkspaceLoadTarget(origin)) as context:
         location = context.create_request_context().get_code_location("aircall_assets")
@@ -219,3 +231,58 @@ def test_cli_prints_the_table_and_json(project, account, capsys):
     text = capsys.readouterr().out
     line = next(line for line in text.splitlines() if line.startswith("calls"))
     assert "active" in line and f"{DAYS}/{DAYS}" in line and str(DAYS * 20) in line
+
+
+def test_destinations_inactive_until_activated_then_counts_after_a_sync(project, account):
+    from aircall_assets.reverse_sync.definitions import (
+        DESTINATION_TAG,
+        REVERSE_SYNC_JOB,
+        SYNC_OP,
+        sensor_name,
+    )
+    from aircall_assets.reverse_sync.unknown_callers import UNKNOWN_CALLERS_KEY
+    from aircall_assets_tests.reverse_sync.helpers import write_source
+
+    status = status_module.collect()
+    assert [d.name for d in status.destinations] == ["unknown_callers", "crm"]
+    assert not any(d.active for d in status.destinations), "destinations start inactive"
+    assert status.destination("crm").last_run_id is None
+
+    load_everything(project, account)
+    instance = project["instance"]
+    defs = build_definitions(load_settings())
+    assert dg.materialize([defs.resolve_assets_def(UNKNOWN_CALLERS_KEY)], instance=instance).success
+    write_source(
+        project["db"],
+        "crm.people",
+        [
+            {"id": 1, "first_name": "Ada", "phone_numbers": [{"label": "m", "value": "+4477"}]},
+            {"id": 2, "first_name": "Bob", "phone_numbers": [{"label": "m", "value": "+4488"}]},
+            {"id": 3, "first_name": "Nobody", "phone_numbers": []},  # fails validation
+        ],
+    )
+    with code_location(instance, project) as repository:
+        instance.start_sensor(repository.get_sensor(sensor_name("crm")))
+        status = status_module.collect()
+        assert status.destination("crm").active
+        assert not status.destination("unknown_callers").active
+
+    job = defs.resolve_job_def(REVERSE_SYNC_JOB)
+    for name in ("crm", "unknown_callers"):
+        result = job.execute_in_process(
+            instance=instance,
+            run_config={"ops": {SYNC_OP: {"config": {"destination": name}}}},
+            tags={DESTINATION_TAG: name},
+            raise_on_error=False,
+        )
+        assert result.success or name == "crm"
+
+    status = status_module.collect()
+    crm = status.destination("crm")
+    assert (crm.sent, crm.rejected, crm.failed) == (2, 1, 0)
+    assert crm.last_run_status in ("SUCCESS", "FAILURE") and crm.last_run_at is not None
+    unknown = status.destination("unknown_callers")
+    assert unknown.sent > 0 and unknown.last_run_status == "SUCCESS"
+    assert (unknown.rejected, unknown.failed) == (0, 0)
+    text = status_module.render(status)
+    assert "crm" in text and "unknown_callers" in text
