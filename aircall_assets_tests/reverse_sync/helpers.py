@@ -87,11 +87,16 @@ def output_metadata(result: dg.ExecuteInProcessResult, op: str = SYNC_OP) -> dic
 
 
 def failure_text(result: dg.ExecuteInProcessResult) -> str:
-    return "\n".join(
-        str(e.event_specific_data.error.message)
-        for e in result.all_events
-        if e.event_type_value == "STEP_FAILURE"
-    )
+    """Messages of the failed steps, with the exceptions that caused them."""
+    texts = []
+    for event in result.all_events:
+        if event.event_type_value != "STEP_FAILURE":
+            continue
+        error = event.event_specific_data.error
+        while error is not None:
+            texts.append(str(error.message))
+            error = error.cause
+    return "\n".join(texts)
 
 
 def responses(db: Path, destination: str | None = None) -> list[dict[str, Any]]:

@@ -27,6 +27,7 @@ class Received:
 class Recorder:
     received: list[Received] = field(default_factory=list)
     status: int = 200
+    drop_next: int = 0  # this many requests are read, then the connection closes unanswered
     server: ThreadingHTTPServer | None = None
 
     @property
@@ -49,6 +50,10 @@ class Recorder:
                 recorder.received.append(
                     Received(self.command, self.path, dict(self.headers.items()), body)
                 )
+                if recorder.drop_next > 0:
+                    recorder.drop_next -= 1
+                    self.close_connection = True
+                    return
                 answer = json.dumps({"ok": True, "n": len(recorder.received)}).encode()
                 self.send_response(recorder.status)
                 self.send_header("Content-Type", "application/json")
