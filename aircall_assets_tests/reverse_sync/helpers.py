@@ -63,11 +63,13 @@ def run_sync(settings: Settings, sim, db: Path, destination: str, *, instance=No
     )
 
 
-def run_test_send(settings: Settings, sim, db: Path, destination: str, **config: Any):
+def run_test_send(settings: Settings, sim, db: Path, destination: str, *, instance=None,
+                  **config: Any):
     job = job_defs(settings, sim, db).get_job_def(TEST_SEND_JOB)
     return job.execute_in_process(
         run_config={"ops": {TEST_SEND_OP: {"config": {"destination": destination, **config}}}},
         raise_on_error=False,
+        instance=instance,
     )
 
 
