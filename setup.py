@@ -21,6 +21,7 @@ setup(
         "dev": [
             "pytest>=8,<10",
             "dagster-graphql>=1.13,<1.14",
+            "playwright>=1.40,<2",  # drives Debian's chromium in the e2e test (no browser download)
             "ruff>=0.5",
         ],
     },
