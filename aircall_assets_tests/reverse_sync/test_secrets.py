@@ -67,6 +67,6 @@ def test_no_secret_in_any_output_of_syncs_test_sends_and_failures(
     texts += [out, err, caplog.text, warehouse_text(db)]
     everything = "\n".join(texts)
     assert "rejected the credentials (403" in everything
-    assert "sample_payloads" in everything and "email has already been taken" in everything
+    assert "sample_payloads" in everything
     assert len(everything) > 20_000, "the search covered real output"
     assert [n for n in NEEDLES if n in everything] == []
