@@ -227,3 +227,36 @@ def test_a_lost_post_that_cannot_be_looked_up_is_uncertain_until_the_user_says_r
         assert output_metadata(third)["sent"] == 1
     finally:
         recorder.stop()
+
+
+def test_aircall_down_stops_after_three_requests_and_the_next_run_sends_the_rest(sim, db):
+    rows = leads(8)
+    write_source(db, "crm.leads", rows)
+    settings = settings_with(CREATE)
+    recorder = Recorder().start()
+    down = FakeSim(recorder)
+    recorder.stop()  # nothing listens on its port any more: connection refused
+    first = run_sync(settings, down, db, "leads",
+                     resource_overrides={"max_attempts": 2, "backoff_seconds": 0.01})
+    assert not first.success
+    meta = output_metadata(first)
+    assert (meta["failed"], meta["not_attempted"], meta["sent"]) == (3, 5, 0)
+    text = failure_text(first)
+    assert "8 row(s) without a definitive answer" in text and "stopped early" in text
+    assert {s["status"] for s in state(db, "leads").values()} == {"failed"}
+
+    second = run_sync(settings, sim, db, "leads")
+    assert second.success, failure_text(second)
+    assert output_metadata(second)["sent"] == 8
+    assert_each_created_once(sim, rows)
+
+
+def test_rejected_credentials_stop_the_run_at_once(sim, db):
+    write_source(db, "crm.leads", leads(5))
+    result = run_sync(settings_with(CREATE), sim, db, "leads",
+                      resource_overrides={"api_token": "wrong"})
+    assert not result.success
+    meta = output_metadata(result)
+    assert (meta["failed"], meta["not_attempted"]) == (1, 4)
+    assert "rejected the credentials (403" in failure_text(result)
+    assert sim.stats.statuses[403] == 1

@@ -1,0 +1,44 @@
+"""The code location exposes the reverse sync as the contract says: names, pools, statuses."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from aircall_assets import defs
+from aircall_assets.assets import WAREHOUSE_POOL
+from aircall_assets.reverse_sync.definitions import (
+    RESPONSES_KEY,
+    REVERSE_SYNC_JOB,
+    STATE_KEY,
+    SYNC_OP,
+    TEST_SEND_JOB,
+    TEST_SEND_OP,
+    sensor_name,
+)
+
+
+def test_jobs_ops_and_pool():
+    sync = defs.resolve_job_def(REVERSE_SYNC_JOB)
+    test = defs.resolve_job_def(TEST_SEND_JOB)
+    assert sync.graph.node_named(SYNC_OP).definition.pool == WAREHOUSE_POOL
+    assert test.graph.node_named(TEST_SEND_OP).definition.pool == WAREHOUSE_POOL
+    fields = sync.graph.node_named(SYNC_OP).definition.config_schema.config_type.fields
+    assert {"destination", "dry_run", "sample_size", "resend_uncertain"} <= set(fields)
+
+
+def test_demo_destination_sensor_is_defined_and_stopped():
+    sensor = defs.resolve_sensor_def(sensor_name("unknown_callers"))
+    assert sensor.default_status == dg.DefaultSensorStatus.STOPPED
+    assert sensor.asset_key == dg.AssetKey(["aircall_reverse", "unknown_callers"])
+
+
+def test_response_tables_are_assets_in_lineage():
+    graph = defs.resolve_asset_graph()
+    for key in (RESPONSES_KEY, STATE_KEY):
+        node = graph.get(key)
+        assert node.group_name == "aircall_sync"
+        assert dg.AssetKey(["aircall_reverse", "unknown_callers"]) in node.parent_keys
+    columns = graph.get(RESPONSES_KEY).metadata["dagster/column_schema"].columns
+    assert [c.name for c in columns][:8] == [
+        "destination", "row_key", "run_id", "request_id", "mode", "method", "path", "status",
+    ]
