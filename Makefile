@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 
-.PHONY: test demo dev status reliability bench
+.PHONY: test demo dev status reliability bench chromium ui e2e
 
 $(INSTALLED): setup.py pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -12,7 +12,7 @@ $(INSTALLED): setup.py pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(INSTALLED)
 
-test: $(INSTALLED)
+test: $(INSTALLED) chromium
 	$(PY) -m pytest
 
 demo: $(INSTALLED)
@@ -23,3 +23,24 @@ dev: $(INSTALLED)
 
 status: $(INSTALLED)
 	$(PY) -m aircall_assets status
+
+# Debian's Chromium, which the end-to-end test drives through Playwright (no browser download).
+# Idempotent; installs as root (or through sudo) when /usr/bin/chromium is missing.
+chromium:
+	@if [ -n "$$AIRCALL_E2E_CHROMIUM" ] || [ -x /usr/bin/chromium ]; then exit 0; fi; \
+	echo "Installing Debian's chromium for the end-to-end test (apt-get)"; \
+	if [ "$$(id -u)" -eq 0 ]; then SUDO=""; elif command -v sudo >/dev/null; then SUDO=sudo; \
+	else echo "Run as root: apt-get install -y chromium (or set AIRCALL_E2E_CHROMIUM)"; exit 1; fi; \
+	$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+
+# Only the end-to-end test (dagster dev + daemon + GraphQL + browser, about 1.5 minutes).
+e2e: $(INSTALLED) chromium
+	$(PY) -m pytest -m e2e
+
+# The Dagster UI and daemon on your own AIRCALL_* environment (a real account; no simulator).
+ui: $(INSTALLED)
+	@test -n "$$AIRCALL_API_ID" -a -n "$$AIRCALL_API_TOKEN" || { echo "Set AIRCALL_API_ID and \
+	AIRCALL_API_TOKEN (Aircall dashboard > Integrations & API > API keys)"; exit 1; }
+	$(PY) -c "from aircall_assets.demo import prepare_dagster_home as p; p()"
+	DAGSTER_HOME=$${DAGSTER_HOME:-$(CURDIR)/.dagster_home} $(VENV)/bin/dagster dev -w workspace.yaml
