@@ -14,7 +14,6 @@ same event. Sensors never open DuckDB (the file has one writer); the op does, in
 ``aircall_duckdb`` pool.
 """
 
-
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -136,9 +135,7 @@ def _counts_text(counts: Counts) -> str:
 # ------------------------------------------------------------------------------------- ops
 
 
-def _dry_run(
-    context: dg.OpExecutionContext, destination: Destination, config: ReverseSyncConfig
-):
+def _dry_run(context: dg.OpExecutionContext, destination: Destination, config: ReverseSyncConfig):
     """Everything a run would do up to the first request, shown as metadata."""
     warehouse = _warehouse(context)
     if not warehouse.path.exists():
@@ -304,7 +301,11 @@ def build_test_send_op(settings: Settings) -> dg.OpDefinition:
             request = (plan.requests or [r for r, _ in plan.refused])[0]
             context.log.info(
                 f"Test request: {request.method} {request.path}"
-                + (f" (extra headers: {sorted(destination.headers)})" if destination.headers else "")
+                + (
+                    f" (extra headers: {sorted(destination.headers)})"
+                    if destination.headers
+                    else ""
+                )
                 + f"\n{_json_text(request.body)}"
             )
             counts = sync.execute(plan)
@@ -327,16 +328,20 @@ def build_test_send_op(settings: Settings) -> dg.OpDefinition:
             ),
             "status": exchange.status or 0,
             "outcome": exchange.outcome,
-            "response": dg.MetadataValue.json(exchange.response if exchange.response is not None else {}),
+            "response": dg.MetadataValue.json(
+                exchange.response if exchange.response is not None else {}
+            ),
             **({"error": exchange.error} if exchange.error else {}),
         }
         yield dg.AssetMaterialization(
-            RESPONSES_KEY, description=f"test send for '{destination.name}'",
+            RESPONSES_KEY,
+            description=f"test send for '{destination.name}'",
             metadata={"destination": destination.name, "rows_added": 1},
         )
         if counts.unsettled:
-            raise dg.Failure(description=f"test send did not get an answer: {exchange.error}",
-                             metadata=metadata)
+            raise dg.Failure(
+                description=f"test send did not get an answer: {exchange.error}", metadata=metadata
+            )
         yield dg.Output(None, metadata=metadata)
 
     return test_send

@@ -103,13 +103,29 @@ def classify_route(method: str, path: str) -> Route:
 # fields it cannot do without.
 TEMPLATE_FIELDS: dict[str, tuple[str, ...]] = {
     "contact_create": (
-        "first_name", "last_name", "company_name", "information", "phone_numbers", "emails",
+        "first_name",
+        "last_name",
+        "company_name",
+        "information",
+        "phone_numbers",
+        "emails",
     ),
     "contact_update": (
-        "first_name", "last_name", "company_name", "information", "phone_numbers", "emails",
+        "first_name",
+        "last_name",
+        "company_name",
+        "information",
+        "phone_numbers",
+        "emails",
     ),
     "user_create": (
-        "email", "first_name", "last_name", "time_zone", "language", "wrap_up_time", "role_ids",
+        "email",
+        "first_name",
+        "last_name",
+        "time_zone",
+        "language",
+        "wrap_up_time",
+        "role_ids",
     ),
 }
 TEMPLATE_REQUIRED: dict[str, tuple[str, ...]] = {

@@ -111,7 +111,9 @@ def created_id(body: Any) -> str | None:
 
 def rejection_reason(status: int, body: Any) -> str:
     if isinstance(body, dict):
-        parts = [str(body[k]) for k in ("error", "message", "troubleshoot", "errors") if body.get(k)]
+        parts = [
+            str(body[k]) for k in ("error", "message", "troubleshoot", "errors") if body.get(k)
+        ]
         if parts:
             return f"HTTP {status}: " + " - ".join(dict.fromkeys(parts))
     return f"HTTP {status}: {str(body)[:300]}"
@@ -260,15 +262,27 @@ class ReverseSync:
         now = now_utc()
         responses = [
             ResponseRow(
-                self.destination.name, i.key, self.run_id, None, self.mode, i.method, i.path,
-                None, "invalid", error=i.error, attempted_at=now,
+                self.destination.name,
+                i.key,
+                self.run_id,
+                None,
+                self.mode,
+                i.method,
+                i.path,
+                None,
+                "invalid",
+                error=i.error,
+                attempted_at=now,
             )
             for i in items
         ]
         states = [
             updated(
                 self.state.get(i.key or "") or StateRow(self.destination.name, i.key or "", "new"),
-                status="invalid", payload_hash=i.hash, last_error=i.error, updated_at=now,
+                status="invalid",
+                payload_hash=i.hash,
+                last_error=i.error,
+                updated_at=now,
             )
             for i in items
         ]
@@ -304,8 +318,12 @@ class ReverseSync:
             return False
         applied = state.payload_hash if state and state.payload_hash else item.hash
         self._finish(
-            request, "recovered", aircall_id=found.aircall_id, response=found.record,
-            request_id=None, applied_hash=applied,
+            request,
+            "recovered",
+            aircall_id=found.aircall_id,
+            response=found.record,
+            request_id=None,
+            applied_hash=applied,
             error="found in Aircall: an earlier attempt was applied; not sent again",
         )
         if applied != item.hash and request.route.kind == "contact_create":
@@ -320,7 +338,9 @@ class ReverseSync:
             return find_existing(self.client, request.route.lookup, request.body)
         except AircallError as exc:
             self._finish(
-                request, "uncertain", request_id=request_id,
+                request,
+                "uncertain",
+                request_id=request_id,
                 error=f"could not check whether an earlier attempt was applied: {exc}",
             )
             if isinstance(exc, (AircallAuthError, AircallUnavailable)):
@@ -336,10 +356,16 @@ class ReverseSync:
                 previous = self.state.get(item.key or "") or StateRow(
                     self.destination.name, item.key or "", "new"
                 )
-                intents.append(updated(
-                    previous, status="sending", payload_hash=item.hash, request_id=request_id,
-                    attempts=previous.attempts + 1, updated_at=now,
-                ))
+                intents.append(
+                    updated(
+                        previous,
+                        status="sending",
+                        payload_hash=item.hash,
+                        request_id=request_id,
+                        attempts=previous.attempts + 1,
+                        updated_at=now,
+                    )
+                )
             self._write(intents, ())
         for _ in range(LOST_RESENDS + 1):
             started = time.monotonic()
@@ -349,48 +375,79 @@ class ReverseSync:
             except AircallResponseLost as exc:
                 self._log_attempt(request, request_id, "lost", str(exc), started)
                 if not request.route.lookup or request.batched:
-                    self._finish(request, "uncertain", request_id=request_id,
-                                 error=f"{exc}; {UNCERTAIN_HELP}")
+                    self._finish(
+                        request,
+                        "uncertain",
+                        request_id=request_id,
+                        error=f"{exc}; {UNCERTAIN_HELP}",
+                    )
                     return
                 found = self._lookup(request, request_id)
                 if found is False:
                     return
                 if found is not None:
                     self._finish(
-                        request, "recovered", aircall_id=found.aircall_id,
-                        response=found.record, request_id=request_id,
+                        request,
+                        "recovered",
+                        aircall_id=found.aircall_id,
+                        response=found.record,
+                        request_id=request_id,
                         error="answer lost; found in Aircall, so not sent again",
                     )
                     return
                 continue  # not in Aircall: the create was not applied, send it again
             except AircallAPIError as exc:
                 if request.method == "DELETE" and exc.status == 404:
-                    self._finish(request, "sent", status=404, response=exc.body,
-                                 request_id=request_id, started=started,
-                                 error="already absent in Aircall")
+                    self._finish(
+                        request,
+                        "sent",
+                        status=404,
+                        response=exc.body,
+                        request_id=request_id,
+                        started=started,
+                        error="already absent in Aircall",
+                    )
                 else:
-                    self._finish(request, "rejected", status=exc.status, response=exc.body,
-                                 request_id=request_id, started=started,
-                                 error=rejection_reason(exc.status, exc.body))
+                    self._finish(
+                        request,
+                        "rejected",
+                        status=exc.status,
+                        response=exc.body,
+                        request_id=request_id,
+                        started=started,
+                        error=rejection_reason(exc.status, exc.body),
+                    )
                 self._unavailable_in_a_row = 0
                 return
             except (AircallAuthError, AircallUnavailable) as exc:
-                self._finish(request, "failed", request_id=request_id, started=started,
-                             error=str(exc))
+                self._finish(
+                    request, "failed", request_id=request_id, started=started, error=str(exc)
+                )
                 self._unavailable(exc)
                 return
             except AircallError as exc:
-                self._finish(request, "failed", request_id=request_id, started=started,
-                             error=str(exc))
+                self._finish(
+                    request, "failed", request_id=request_id, started=started, error=str(exc)
+                )
                 return
             else:
                 self._unavailable_in_a_row = 0
-                self._finish(request, "sent", status=status, response=body,
-                             aircall_id=None if request.batched else created_id(body),
-                             request_id=request_id, started=started)
+                self._finish(
+                    request,
+                    "sent",
+                    status=status,
+                    response=body,
+                    aircall_id=None if request.batched else created_id(body),
+                    request_id=request_id,
+                    started=started,
+                )
                 return
-        self._finish(request, "uncertain", request_id=request_id,
-                     error=f"the answer was lost {LOST_RESENDS + 1} times in a row")
+        self._finish(
+            request,
+            "uncertain",
+            request_id=request_id,
+            error=f"the answer was lost {LOST_RESENDS + 1} times in a row",
+        )
 
     def _unavailable(self, exc: AircallError) -> None:
         if isinstance(exc, AircallAuthError):
@@ -431,9 +488,19 @@ class ReverseSync:
             (),
             [
                 ResponseRow(
-                    self.destination.name, i.key, self.run_id, request_id, self.mode,
-                    request.method, request.path, None, outcome, error=error,
-                    rows_in_request=len(request.items), duration_ms=duration, attempted_at=now,
+                    self.destination.name,
+                    i.key,
+                    self.run_id,
+                    request_id,
+                    self.mode,
+                    request.method,
+                    request.path,
+                    None,
+                    outcome,
+                    error=error,
+                    rows_in_request=len(request.items),
+                    duration_ms=duration,
+                    attempted_at=now,
                 )
                 for i in request.items
             ],
@@ -462,28 +529,54 @@ class ReverseSync:
             key = item.key or ""
             responses.append(
                 ResponseRow(
-                    self.destination.name, key, self.run_id, request_id, self.mode,
-                    request.method, request.path, status, outcome, response, error, aircall_id,
-                    len(request.items), duration, now,
+                    self.destination.name,
+                    key,
+                    self.run_id,
+                    request_id,
+                    self.mode,
+                    request.method,
+                    request.path,
+                    status,
+                    outcome,
+                    response,
+                    error,
+                    aircall_id,
+                    len(request.items),
+                    duration,
+                    now,
                 )
             )
             previous = self.state.get(key) or StateRow(self.destination.name, key, "new")
             common = dict(request_id=request_id, http_status=status, updated_at=now)
             if outcome in ("sent", "recovered"):
                 done = applied_hash or item.hash
-                states.append(updated(
-                    previous, status="sent", payload_hash=done, sent_hash=done,
-                    aircall_id=aircall_id or previous.aircall_id, last_error=None,
-                    first_sent_at=previous.first_sent_at or now, **common,
-                ))
+                states.append(
+                    updated(
+                        previous,
+                        status="sent",
+                        payload_hash=done,
+                        sent_hash=done,
+                        aircall_id=aircall_id or previous.aircall_id,
+                        last_error=None,
+                        first_sent_at=previous.first_sent_at or now,
+                        **common,
+                    )
+                )
             else:
-                states.append(updated(
-                    previous, status=outcome, payload_hash=item.hash, last_error=error, **common
-                ))
+                states.append(
+                    updated(
+                        previous, status=outcome, payload_hash=item.hash, last_error=error, **common
+                    )
+                )
         self._write(states, responses)
         rows = len(request.items)
-        counter = {"sent": "sent", "recovered": "recovered", "rejected": "rejected",
-                   "failed": "failed", "uncertain": "uncertain"}[outcome]
+        counter = {
+            "sent": "sent",
+            "recovered": "recovered",
+            "rejected": "rejected",
+            "failed": "failed",
+            "uncertain": "uncertain",
+        }[outcome]
         setattr(self.counts, counter, getattr(self.counts, counter) + rows)
         self.exchanges.append(
             Exchange(request.method, request.path, request.body, status, outcome, response, error)

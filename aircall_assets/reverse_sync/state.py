@@ -162,13 +162,17 @@ def read_source(
             row = {}
             for i, (name, value) in enumerate(zip(names, values, strict=True)):
                 if i in json_columns and isinstance(value, str):
-                    try:
-                        value = orjson.loads(value)
-                    except orjson.JSONDecodeError:
-                        pass
+                    value = _parse_json(value)
                 row[name] = json_safe(value)
             rows.append(row)
     return names, rows
+
+
+def _parse_json(text: str) -> Any:
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return text  # not JSON after all: sent as the text it is
 
 
 class SyncStore:
@@ -197,9 +201,7 @@ class SyncStore:
         ).fetchall()
         return {r[1]: StateRow(*r) for r in rows}
 
-    def write(
-        self, states: Sequence[StateRow] = (), responses: Sequence[ResponseRow] = ()
-    ) -> None:
+    def write(self, states: Sequence[StateRow] = (), responses: Sequence[ResponseRow] = ()) -> None:
         """Replace these state rows and append these responses, in one transaction."""
 
         def work() -> None:
@@ -215,9 +217,7 @@ class SyncStore:
                     )
                 self._insert(STATE_TABLE, STATE_COLUMNS, [s.as_tuple() for s in states])
             if responses:
-                self._insert(
-                    RESPONSES_TABLE, RESPONSE_COLUMNS, [r.as_tuple() for r in responses]
-                )
+                self._insert(RESPONSES_TABLE, RESPONSE_COLUMNS, [r.as_tuple() for r in responses])
 
         self._transaction(work)
 

@@ -8,7 +8,6 @@ table in one transaction. Numbers are compared normalised: digits only, with the
 kept (Aircall shows ``+33 1 23 45 67 89`` in calls and may store ``+33123456789`` in contacts).
 """
 
-
 from typing import Any
 
 import dagster as dg
@@ -41,7 +40,8 @@ COLUMNS = (
 def normalized(expression: str) -> str:
     """SQL for a phone number reduced to its digits, keeping a leading + (no + if no digit)."""
     digits = f"regexp_replace({expression}, '[^0-9]', '', 'g')"
-    return f"(CASE WHEN ltrim({expression}) LIKE '+%' AND {digits} <> '' THEN '+' ELSE '' END || {digits})"
+    plus = f"CASE WHEN ltrim({expression}) LIKE '+%' AND {digits} <> '' THEN '+' ELSE '' END"
+    return f"({plus} || {digits})"
 
 
 UNKNOWN_CALLERS_SQL = f"""

@@ -53,8 +53,16 @@ def job_defs(settings: Settings, sim, db: Path, **resource_overrides) -> dg.Defi
     )
 
 
-def run_sync(settings: Settings, sim, db: Path, destination: str, *, instance=None,
-             resource_overrides=None, **config: Any) -> dg.ExecuteInProcessResult:
+def run_sync(
+    settings: Settings,
+    sim,
+    db: Path,
+    destination: str,
+    *,
+    instance=None,
+    resource_overrides=None,
+    **config: Any,
+) -> dg.ExecuteInProcessResult:
     job = job_defs(settings, sim, db, **(resource_overrides or {})).get_job_def(REVERSE_SYNC_JOB)
     return job.execute_in_process(
         run_config={"ops": {SYNC_OP: {"config": {"destination": destination, **config}}}},
@@ -63,8 +71,9 @@ def run_sync(settings: Settings, sim, db: Path, destination: str, *, instance=No
     )
 
 
-def run_test_send(settings: Settings, sim, db: Path, destination: str, *, instance=None,
-                  **config: Any):
+def run_test_send(
+    settings: Settings, sim, db: Path, destination: str, *, instance=None, **config: Any
+):
     job = job_defs(settings, sim, db).get_job_def(TEST_SEND_JOB)
     return job.execute_in_process(
         run_config={"ops": {TEST_SEND_OP: {"config": {"destination": destination, **config}}}},
@@ -115,7 +124,9 @@ def responses(db: Path, destination: str | None = None) -> list[dict[str, Any]]:
 
 def state(db: Path, destination: str) -> dict[str, dict[str, Any]]:
     with Warehouse(db).connect(read_only=True) as con:
-        cursor = con.execute("SELECT * FROM aircall_sync.state WHERE destination = ?", [destination])
+        cursor = con.execute(
+            "SELECT * FROM aircall_sync.state WHERE destination = ?", [destination]
+        )
         names = [d[0] for d in cursor.description]
         return {row[1]: dict(zip(names, row, strict=True)) for row in cursor.fetchall()}
 

@@ -40,5 +40,12 @@ def test_response_tables_are_assets_in_lineage():
         assert dg.AssetKey(["aircall_reverse", "unknown_callers"]) in node.parent_keys
     columns = graph.get(RESPONSES_KEY).metadata["dagster/column_schema"].columns
     assert [c.name for c in columns][:8] == [
-        "destination", "row_key", "run_id", "request_id", "mode", "method", "path", "status",
+        "destination",
+        "row_key",
+        "run_id",
+        "request_id",
+        "mode",
+        "method",
+        "path",
+        "status",
     ]

@@ -28,13 +28,15 @@ def refused(*destinations) -> str:
 def test_a_foreign_host_is_refused_when_the_settings_file_loads(tmp_path, monkeypatch):
     monkeypatch.delenv("AIRCALL_API_BASE_URL", raising=False)
     path = tmp_path / "aircall.yaml"
-    path.write_text(textwrap.dedent("""
+    path.write_text(
+        textwrap.dedent("""
         destinations:
           - name: leak
             source: crm.people
             method: POST
             path: https://collector.example.net/v1/contacts
-    """))
+    """)
+    )
     with pytest.raises(SettingsError) as info:
         load_settings(path)
     message = str(info.value)
@@ -72,7 +74,9 @@ def test_templates_resolve_to_their_endpoints():
         dest(name="e", template="create_records", resource_type="users"),
     )
     assert (contacts.route.method, contacts.route.path, contacts.route.lookup) == (
-        "POST", "/v1/contacts", "contact_phone",
+        "POST",
+        "/v1/contacts",
+        "contact_phone",
     )
     assert (users.route.path, users.route.lookup) == ("/v2/users", "user_email")
     assert (update.route.path, update.route.idempotent) == ("/v1/contacts/{id}", True)
@@ -87,7 +91,10 @@ def test_source_is_an_asset_key_or_a_table():
     )
     assert a.asset_key == dg.AssetKey(["aircall_reverse", "unknown_callers"])
     assert a.table == ("aircall_reverse", "unknown_callers")
-    assert b.asset_key == dg.AssetKey(["aircall", "contacts"]) and b.table == ("aircall", "contacts")
+    assert b.asset_key == dg.AssetKey(["aircall", "contacts"]) and b.table == (
+        "aircall",
+        "contacts",
+    )
     assert "asset key" in refused(dest(source="a/b/c", template="create_contacts"))
     assert "asset key" in refused(dest(source="people", template="create_contacts"))
 
@@ -111,12 +118,27 @@ def test_headers_are_parsed_and_credentials_headers_refused():
         ({"template": "create_contacts", "batching": {"enabled": True}}, "manual-mode option"),
         ({"template": "create_contacts", "content_format": "form"}, "templates send JSON"),
         ({"template": "create_users", "exclude": ["email"]}, "requires ['email']"),
-        ({"method": "POST", "path": "/v1/x", "content_format": "form",
-          "batching": {"enabled": True}}, "JSON array"),
-        ({"method": "PUT", "path": "/v1/contacts/{id}", "batching": {"enabled": True}},
-         "needs batching.group_by"),
-        ({"method": "POST", "path": "/v1/teams/{team}/users",
-          "batching": {"enabled": True, "group_by": "user"}}, "is not"),
+        (
+            {
+                "method": "POST",
+                "path": "/v1/x",
+                "content_format": "form",
+                "batching": {"enabled": True},
+            },
+            "JSON array",
+        ),
+        (
+            {"method": "PUT", "path": "/v1/contacts/{id}", "batching": {"enabled": True}},
+            "needs batching.group_by",
+        ),
+        (
+            {
+                "method": "POST",
+                "path": "/v1/teams/{team}/users",
+                "batching": {"enabled": True, "group_by": "user"},
+            },
+            "is not",
+        ),
         ({"method": "POST", "path": "/v1/x/{0}"}, "plain column name"),
         ({"method": "POST", "path": "/v1/x/{a.b}"}, "plain column name"),
         ({"method": "POST", "path": "v1/contacts"}, "must start with one /"),
@@ -130,8 +152,11 @@ def test_invalid_combinations_are_refused(fields, message):
 
 def test_batching_by_a_group_may_use_that_group_in_the_path():
     (d,) = load(
-        dest(method="POST", path="/v1/teams/{team_id}/users",
-             batching={"enabled": True, "size": 10, "group_by": "team_id"})
+        dest(
+            method="POST",
+            path="/v1/teams/{team_id}/users",
+            batching={"enabled": True, "size": 10, "group_by": "team_id"},
+        )
     )
     assert d.placeholders == ["team_id"]
 

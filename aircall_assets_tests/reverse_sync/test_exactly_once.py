@@ -28,8 +28,14 @@ CREATE = {"name": "leads", "source": "crm.leads", "template": "create_contacts"}
 
 def leads(n: int) -> list[dict]:
     return [
-        {"id": i, "first_name": "Lead", "last_name": f"N{i:03d}",
-         "phone_numbers": [{"label": "Work", "value": f"+33 9 70 00 {i // 100:02d} {i % 100:02d}"}]}
+        {
+            "id": i,
+            "first_name": "Lead",
+            "last_name": f"N{i:03d}",
+            "phone_numbers": [
+                {"label": "Work", "value": f"+33 9 70 00 {i // 100:02d} {i % 100:02d}"}
+            ],
+        }
         for i in range(n)
     ]
 
@@ -139,7 +145,9 @@ def test_sigkill_half_way_then_rerun_creates_no_duplicates(sim, db, capsys):
     child = subprocess.Popen(
         [sys.executable, "-c", CHILD],
         env={**os.environ, "SIM_URL": sim.base_url, "DB": str(db)},
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     try:
         deadline = time.monotonic() + 60
@@ -173,8 +181,9 @@ def test_sigkill_half_way_then_rerun_creates_no_duplicates(sim, db, capsys):
 
 
 def test_lost_answers_after_the_write_are_looked_up_not_duplicated(simulator_factory, db):
-    sim = simulator_factory(seed=11, days=1, calls_per_day=2, contacts=5,
-                            fault_rate=0.35, fault_kinds=("drop",))
+    sim = simulator_factory(
+        seed=11, days=1, calls_per_day=2, contacts=5, fault_rate=0.35, fault_kinds=("drop",)
+    )
     rows = leads(30)
     write_source(db, "crm.leads", rows)
     result = run_sync(settings_with(CREATE), sim, db, "leads")
@@ -191,9 +200,12 @@ def test_lost_answers_after_the_write_are_looked_up_not_duplicated(simulator_fac
 
 
 def test_lost_user_creates_are_looked_up_by_email(simulator_factory, db):
-    sim = simulator_factory(seed=5, days=1, calls_per_day=2, contacts=5, users=4,
-                            fault_rate=0.35, fault_kinds=("drop",))
-    rows = [{"email": f"u{i}@lost.example", "first_name": "U", "last_name": str(i)} for i in range(20)]
+    sim = simulator_factory(
+        seed=5, days=1, calls_per_day=2, contacts=5, users=4, fault_rate=0.35, fault_kinds=("drop",)
+    )
+    rows = [
+        {"email": f"u{i}@lost.example", "first_name": "U", "last_name": str(i)} for i in range(20)
+    ]
     write_source(db, "hr.users", rows)
     settings = settings_with({"name": "users", "source": "hr.users", "template": "create_users"})
     result = run_sync(settings, sim, db, "users")
@@ -236,8 +248,9 @@ def test_aircall_down_stops_after_three_requests_and_the_next_run_sends_the_rest
     recorder = Recorder().start()
     down = FakeSim(recorder)
     recorder.stop()  # nothing listens on its port any more: connection refused
-    first = run_sync(settings, down, db, "leads",
-                     resource_overrides={"max_attempts": 2, "backoff_seconds": 0.01})
+    first = run_sync(
+        settings, down, db, "leads", resource_overrides={"max_attempts": 2, "backoff_seconds": 0.01}
+    )
     assert not first.success
     meta = output_metadata(first)
     assert (meta["failed"], meta["not_attempted"], meta["sent"]) == (3, 5, 0)
@@ -253,8 +266,9 @@ def test_aircall_down_stops_after_three_requests_and_the_next_run_sends_the_rest
 
 def test_rejected_credentials_stop_the_run_at_once(sim, db):
     write_source(db, "crm.leads", leads(5))
-    result = run_sync(settings_with(CREATE), sim, db, "leads",
-                      resource_overrides={"api_token": "wrong"})
+    result = run_sync(
+        settings_with(CREATE), sim, db, "leads", resource_overrides={"api_token": "wrong"}
+    )
     assert not result.success
     meta = output_metadata(result)
     assert (meta["failed"], meta["not_attempted"]) == (1, 4)

@@ -72,7 +72,10 @@ def test_contact_details_accept_json_text_strings_and_single_columns():
         ({"id": 1, "first_name": "No phone"}, "at least one phone number is required"),
         (contact(phone_numbers=[]), "at least one phone number is required"),
         (contact(phone_numbers=[{"label": "x", "value": " "}]), "has no value"),
-        (contact(phone_numbers=[f"+1 555 {i:04d}" for i in range(21)]), "at most 20 allowed, got 21"),
+        (
+            contact(phone_numbers=[f"+1 555 {i:04d}" for i in range(21)]),
+            "at most 20 allowed, got 21",
+        ),
         (contact(emails=[f"u{i}@x.io" for i in range(21)]), "emails: at most 20"),
         (contact(emails=["not-an-email"]), "is not a valid email"),
         (contact(phone_numbers=42), "must be a list"),
@@ -89,8 +92,10 @@ def test_contact_validation(row, error):
         ({"email": "x@y.io", "first_name": "A"}, "last_name is required"),
         ({"email": "", "first_name": "A", "last_name": "B"}, "email is required"),
         ({"email": "nope", "first_name": "A", "last_name": "B"}, "not a valid email"),
-        ({"email": "x@y.io", "first_name": "A", "last_name": "B", "wrap_up_time": -1},
-         "wrap_up_time"),
+        (
+            {"email": "x@y.io", "first_name": "A", "last_name": "B", "wrap_up_time": -1},
+            "wrap_up_time",
+        ),
     ],
 )
 def test_user_validation(row, error):
@@ -99,8 +104,9 @@ def test_user_validation(row, error):
 
 
 def test_users_are_keyed_by_email_and_contacts_by_first_number_without_key_column():
-    (u,) = payloads([{"email": " Ann@X.io", "first_name": "Ann", "last_name": "B"}],
-                    template="create_users")
+    (u,) = payloads(
+        [{"email": " Ann@X.io", "first_name": "Ann", "last_name": "B"}], template="create_users"
+    )
     assert u.key == "ann@x.io" and u.body["email"] == "Ann@X.io"
     row = contact()
     del row["id"]
@@ -128,12 +134,17 @@ def test_update_contacts_fills_the_path_from_the_row_and_requires_a_change():
 def test_exclusions_apply_to_the_body_but_not_to_placeholders():
     (p,) = payloads(
         [{"id": 7, "secret": "s", "information": "x", "company_name": "c"}],
-        method="POST", path="/v1/contacts/{id}", exclude=["secret", "id", "company_name"],
+        method="POST",
+        path="/v1/contacts/{id}",
+        exclude=["secret", "id", "company_name"],
     )
     assert p.path == "/v1/contacts/7"
     assert p.body == {"information": "x"}
-    (t,) = payloads([contact(information="keep out")], template="create_contacts",
-                    exclude=["information", "last_name"])
+    (t,) = payloads(
+        [contact(information="keep out")],
+        template="create_contacts",
+        exclude=["information", "last_name"],
+    )
     assert set(t.body) == {"first_name", "phone_numbers"}
 
 
@@ -152,12 +163,12 @@ def test_key_column_and_missing_columns_are_configuration_errors():
 
 
 def test_hash_tracks_what_is_sent_not_column_order():
-    a, = payloads([{"id": 1, "x": 1, "y": [1, 2]}], method="POST", path="/v1/x")
-    b, = payloads([{"y": [1, 2], "x": 1, "id": 1}], method="POST", path="/v1/x")
-    c, = payloads([{"id": 1, "x": 2, "y": [1, 2]}], method="POST", path="/v1/x")
+    (a,) = payloads([{"id": 1, "x": 1, "y": [1, 2]}], method="POST", path="/v1/x")
+    (b,) = payloads([{"y": [1, 2], "x": 1, "id": 1}], method="POST", path="/v1/x")
+    (c,) = payloads([{"id": 1, "x": 2, "y": [1, 2]}], method="POST", path="/v1/x")
     assert a.hash == b.hash != c.hash
-    d, = payloads([contact(crm_score=1)], template="create_contacts")
-    e, = payloads([contact(crm_score=2)], template="create_contacts")
+    (d,) = payloads([contact(crm_score=1)], template="create_contacts")
+    (e,) = payloads([contact(crm_score=2)], template="create_contacts")
     assert d.hash == e.hash  # a column the template does not send changes nothing
 
 
@@ -166,15 +177,20 @@ def test_batching_by_count():
     d = destination(method="POST", path="/v1/bulk", batching={"enabled": True, "size": 100})
     requests = make_requests(d, build_payloads(d, rows, ["id", "v"]))
     assert [len(r.items) for r in requests] == [100, 100, 50]
-    assert requests[0].body[0] == {"id": 0, "v": 0} and requests[2].body[-1] == {"id": 249, "v": 249}
+    assert requests[0].body[0] == {"id": 0, "v": 0} and requests[2].body[-1] == {
+        "id": 249,
+        "v": 249,
+    }
     assert all(r.path == "/v1/bulk" for r in requests)
 
 
 def test_batching_by_attribute_value_fills_the_group_placeholder():
     rows = [{"id": i, "team": "ab"[i % 2], "user": i} for i in range(7)]
     d = destination(
-        method="POST", path="/v1/teams/{team}/users",
-        batching={"enabled": True, "size": 3, "group_by": "team"}, exclude=["team"],
+        method="POST",
+        path="/v1/teams/{team}/users",
+        batching={"enabled": True, "size": 3, "group_by": "team"},
+        exclude=["team"],
     )
     requests = make_requests(d, build_payloads(d, rows, ["id", "team", "user"]))
     shape = [(r.path, [b["user"] for b in r.body]) for r in requests]
@@ -187,8 +203,13 @@ def test_batching_by_attribute_value_fills_the_group_placeholder():
 
 
 def test_sample_shows_batches_after_exclusions_and_header_names_only():
-    d = destination(method="POST", path="/v1/bulk", exclude=["v"], headers="X-Secret:abc",
-                    batching={"enabled": True, "size": 40})
+    d = destination(
+        method="POST",
+        path="/v1/bulk",
+        exclude=["v"],
+        headers="X-Secret:abc",
+        batching={"enabled": True, "size": 40},
+    )
     rows = [{"id": i, "v": i} for i in range(45)]
     shown = sample(make_requests(d, build_payloads(d, rows, ["id", "v"])), d.headers, 5)
     assert [s["rows"] for s in shown] == [40, 5]
@@ -200,10 +221,15 @@ def test_sample_shows_batches_after_exclusions_and_header_names_only():
 def test_json_safe_values_and_form_fields():
     moment = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
     assert json_safe({"t": moment, "d": Decimal("2.50"), "n": Decimal("3"), "f": float("nan")}) == {
-        "t": "2026-01-02T03:04:05Z", "d": 2.5, "n": 3, "f": None,
+        "t": "2026-01-02T03:04:05Z",
+        "d": 2.5,
+        "n": 3,
+        "f": None,
     }
     assert form_fields({"a": 1, "b": None, "c": [1], "d": True}) == {
-        "a": "1", "c": "[1]", "d": "true",
+        "a": "1",
+        "c": "[1]",
+        "d": "true",
     }
     assert normalize_phone("+33 (0)1-23") == "+33012" + "3"
     assert normalize_phone("06 12") == "0612" and normalize_phone("anonymous") == ""

@@ -18,18 +18,31 @@ from aircall_assets_tests.reverse_sync.helpers import (
 )
 
 PEOPLE = [
-    {"id": i, "first_name": f"P{i}", "last_name": "Q", "internal": "do not send",
-     "phone_numbers": [{"label": "Work", "value": f"+49 30 1234{i:04d}"}]}
+    {
+        "id": i,
+        "first_name": f"P{i}",
+        "last_name": "Q",
+        "internal": "do not send",
+        "phone_numbers": [{"label": "Work", "value": f"+49 30 1234{i:04d}"}],
+    }
     for i in range(8)
 ] + [{"id": 99, "first_name": "No phone", "last_name": "Q", "internal": "x", "phone_numbers": None}]
-CREATE = {"name": "people", "source": "crm.people", "template": "create_contacts",
-          "exclude": ["last_name"]}
+CREATE = {
+    "name": "people",
+    "source": "crm.people",
+    "template": "create_contacts",
+    "exclude": ["last_name"],
+}
 
 
 def tables(db) -> set[str]:
     with Warehouse(db).connect(read_only=True) as con:
-        return {f"{s}.{t}" for s, t in con.execute(
-            "SELECT table_schema, table_name FROM information_schema.tables").fetchall()}
+        return {
+            f"{s}.{t}"
+            for s, t in con.execute(
+                "SELECT table_schema, table_name FROM information_schema.tables"
+            ).fetchall()
+        }
 
 
 def test_dry_run_shows_samples_and_sends_and_writes_nothing(sim, db):
@@ -45,12 +58,21 @@ def test_dry_run_shows_samples_and_sends_and_writes_nothing(sim, db):
     samples = meta["sample_payloads"]
     assert len(samples) == 3
     assert samples[0] == {
-        "method": "POST", "path": "/v1/contacts", "rows": 1, "row_keys": ["0"],
-        "body": {"first_name": "P0", "phone_numbers": [{"label": "Work", "value": "+49 30 12340000"}]},
+        "method": "POST",
+        "path": "/v1/contacts",
+        "rows": 1,
+        "row_keys": ["0"],
+        "body": {
+            "first_name": "P0",
+            "phone_numbers": [{"label": "Work", "value": "+49 30 12340000"}],
+        },
     }
     assert meta["columns_not_sent"] == ["internal"]
     assert meta["invalid_rows"] == [
-        {"key": "99", "error": "phone_numbers: at least one phone number is required to create a contact"}
+        {
+            "key": "99",
+            "error": "phone_numbers: at least one phone number is required to create a contact",
+        }
     ]
 
 
@@ -80,8 +102,12 @@ def test_test_send_sends_one_row_and_shows_request_and_answer(sim, db):
     assert result.success, failure_text(result)
     meta = output_metadata(result, TEST_SEND_OP)
     assert meta["request"] == {
-        "method": "POST", "path": "/v1/contacts",
-        "body": {"first_name": "P3", "phone_numbers": [{"label": "Work", "value": "+49 30 12340003"}]},
+        "method": "POST",
+        "path": "/v1/contacts",
+        "body": {
+            "first_name": "P3",
+            "phone_numbers": [{"label": "Work", "value": "+49 30 12340003"}],
+        },
     }
     assert (meta["status"], meta["outcome"]) == (201, "sent")
     assert meta["response"]["contact"]["first_name"] == "P3"
@@ -100,8 +126,13 @@ def test_test_send_sends_one_row_and_shows_request_and_answer(sim, db):
 def test_test_send_with_an_edited_row_is_not_recorded_as_the_rows_state(sim, db):
     write_source(db, "crm.people", PEOPLE)
     settings = settings_with(CREATE)
-    result = run_test_send(settings, sim, db, "people",
-                           row={"first_name": "Edited", "phone_numbers": [{"value": "+49 30 99"}]})
+    result = run_test_send(
+        settings,
+        sim,
+        db,
+        "people",
+        row={"first_name": "Edited", "phone_numbers": [{"value": "+49 30 99"}]},
+    )
     assert result.success, failure_text(result)
     meta = output_metadata(result, TEST_SEND_OP)
     assert meta["request"]["body"]["first_name"] == "Edited"

@@ -19,19 +19,31 @@ CREATE = {"name": "bulk", "source": "crm.bulk", "template": "create_contacts"}
 
 
 def rows(n: int) -> list[dict]:
-    return [{"id": i, "first_name": "Rate", "last_name": f"T{i}",
-             "phone_numbers": [{"label": "Work", "value": f"+34 600 {i:06d}"}]} for i in range(n)]
+    return [
+        {
+            "id": i,
+            "first_name": "Rate",
+            "last_name": f"T{i}",
+            "phone_numbers": [{"label": "Work", "value": f"+34 600 {i:06d}"}],
+        }
+        for i in range(n)
+    ]
 
 
 def measure(simulator_factory, db, capsys, *, limit: int, window: float, n: int) -> dict:
-    sim = simulator_factory(seed=2, days=1, calls_per_day=1, contacts=3,
-                            rpm=limit, rate_window_seconds=window)
+    sim = simulator_factory(
+        seed=2, days=1, calls_per_day=1, contacts=3, rpm=limit, rate_window_seconds=window
+    )
     data = rows(n)
     write_source(db, "crm.bulk", data)
     started = time.monotonic()
-    result = run_sync(settings_with(CREATE), sim, db, "bulk",
-                      resource_overrides={"requests_per_minute": limit,
-                                          "rate_window_seconds": window})
+    result = run_sync(
+        settings_with(CREATE),
+        sim,
+        db,
+        "bulk",
+        resource_overrides={"requests_per_minute": limit, "rate_window_seconds": window},
+    )
     wall = time.monotonic() - started
     assert result.success
     meta = output_metadata(result)
@@ -41,19 +53,27 @@ def measure(simulator_factory, db, capsys, *, limit: int, window: float, n: int)
     # margin, and one 429 may appear (waited out by the client); more means no pacing.
     assert sim.stats.rate_limited <= 1, "the client must pace, not collect 429s"
     assert set(contacts_with(sim, [r["phone_numbers"][0]["value"] for r in data]).values()) == {1}
-    stamps = [t for t, method, path, _ in sim.stats.request_log if (method, path) == ("POST", "/v1/contacts")]
+    stamps = [
+        t
+        for t, method, path, _ in sim.stats.request_log
+        if (method, path) == ("POST", "/v1/contacts")
+    ]
     # Throughput with the pipe full: the first k whole budgets, from the first request to the
     # first request of the next window (the last, partial window would flatter the figure).
     k = (len(stamps) - 1) // limit
     steady = k * limit / (stamps[k * limit] - stamps[0]) * 60
     budget = limit / window * 60
-    busiest = max(
-        sum(1 for t in stamps if s <= t < s + window) for s in stamps
-    )
-    figures = {"rows": n, "seconds": round(wall, 2), "budget_per_min": budget,
-               "steady_rows_per_min": round(steady, 1), "ratio": round(steady / budget, 3),
-               "average_rows_per_min": round(n / (stamps[-1] - stamps[0]) * 60, 1),
-               "max_in_any_window": busiest, "429s": sim.stats.rate_limited}
+    busiest = max(sum(1 for t in stamps if s <= t < s + window) for s in stamps)
+    figures = {
+        "rows": n,
+        "seconds": round(wall, 2),
+        "budget_per_min": budget,
+        "steady_rows_per_min": round(steady, 1),
+        "ratio": round(steady / budget, 3),
+        "average_rows_per_min": round(n / (stamps[-1] - stamps[0]) * 60, 1),
+        "max_in_any_window": busiest,
+        "429s": sim.stats.rate_limited,
+    }
     with capsys.disabled():
         print(f"\n[reverse sync rate] limit {limit}/{window}s: {figures}")
     assert busiest <= limit + sim.stats.rate_limited
@@ -79,6 +99,8 @@ def test_unpaced_throughput_shows_the_sync_is_not_the_bottleneck(simulator_facto
     result = run_sync(settings_with(CREATE), sim, db, "bulk")
     meta = output_metadata(result)
     with capsys.disabled():
-        print(f"\n[reverse sync unpaced] {meta['sent']} rows in {meta['seconds']}s = "
-              f"{meta['rows_per_minute']} rows/min (state + responses committed per request)")
+        print(
+            f"\n[reverse sync unpaced] {meta['sent']} rows in {meta['seconds']}s = "
+            f"{meta['rows_per_minute']} rows/min (state + responses committed per request)"
+        )
     assert meta["rows_per_minute"] > 1200  # ten times the highest Aircall budget (120/min)

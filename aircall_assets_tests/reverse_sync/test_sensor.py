@@ -19,10 +19,16 @@ from aircall_assets_tests.reverse_sync.helpers import (
     output_metadata,
     settings_with,
 )
-from aircall_assets_tests.reverse_sync.test_unknown_callers import load_extracts, materialize_unknown
+from aircall_assets_tests.reverse_sync.test_unknown_callers import (
+    load_extracts,
+    materialize_unknown,
+)
 
-DEMO = {"name": "unknown_callers", "source": "aircall_reverse/unknown_callers",
-        "template": "create_contacts"}
+DEMO = {
+    "name": "unknown_callers",
+    "source": "aircall_reverse/unknown_callers",
+    "template": "create_contacts",
+}
 SOURCE = dg.AssetKey(["aircall_reverse", "unknown_callers"])
 
 
@@ -32,8 +38,9 @@ def tick(sensor, instance, defs, cursor):
 
 
 def test_the_sensor_starts_stopped_and_fires_once_per_materialization(sim, db):
-    settings = settings_with(DEMO, {"name": "other", "source": "crm.people",
-                                    "template": "create_contacts"})
+    settings = settings_with(
+        DEMO, {"name": "other", "source": "crm.people", "template": "create_contacts"}
+    )
     defs = job_defs(settings, sim, db)
     sensor = defs.resolve_sensor_def(sensor_name("unknown_callers"))
     assert sensor.default_status == dg.DefaultSensorStatus.STOPPED  # "Activate" = turn it on

@@ -81,13 +81,18 @@ def test_a_changed_row_updates_the_contact_it_created_instead_of_duplicating(sim
     updated = [c for c in sim.store.all("contacts") if str(c["id"]) == contact_id][0]
     assert updated["company_name"] == "Babbage & Co"
     last = responses(db, "crm_contacts")[-1]
-    assert (last["method"], last["path"], last["status"]) == ("POST", f"/v1/contacts/{contact_id}", 200)
+    assert (last["method"], last["path"], last["status"]) == (
+        "POST",
+        f"/v1/contacts/{contact_id}",
+        200,
+    )
 
 
 def test_update_contacts_by_id(sim, db):
     existing = sim.store.all("contacts")[:3]
     rows = [
-        {"id": c["id"], "information": f"VIP {i}", "company_name": None} for i, c in enumerate(existing)
+        {"id": c["id"], "information": f"VIP {i}", "company_name": None}
+        for i, c in enumerate(existing)
     ]
     rows.append({"id": 999_999_999, "information": "nobody", "company_name": None})
     write_source(db, "crm.updates", rows)

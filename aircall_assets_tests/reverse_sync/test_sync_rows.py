@@ -20,8 +20,13 @@ USERS = {"name": "new_agents", "source": "hr.agents", "template": "create_users"
 
 def agents(n, start=0):
     return [
-        {"email": f"agent{i}@callcenter.example", "first_name": f"Agent{i}", "last_name": "Smith",
-         "team": "sales", "language": "fr-FR"}
+        {
+            "email": f"agent{i}@callcenter.example",
+            "first_name": f"Agent{i}",
+            "last_name": "Smith",
+            "team": "sales",
+            "language": "fr-FR",
+        }
         for i in range(start, start + n)
     ]
 
@@ -37,7 +42,9 @@ def test_create_users_end_to_end_and_the_simulator_lists_them(sim, db):
         assert user["name"] == f"Agent{i} Smith" and user["language"] == "fr-FR"
     rows = state(db, "new_agents")
     assert set(rows) == {f"agent{i}@callcenter.example" for i in range(5)}  # keyed by email
-    assert rows["agent2@callcenter.example"]["aircall_id"] == str(users["agent2@callcenter.example"]["id"])
+    assert rows["agent2@callcenter.example"]["aircall_id"] == str(
+        users["agent2@callcenter.example"]["id"]
+    )
 
 
 def test_a_changed_user_is_refused_not_created_twice(sim, db):
@@ -77,8 +84,10 @@ def test_a_422_is_recorded_with_the_reason_and_the_other_rows_still_go(sim, db):
 
 
 def test_invalid_rows_are_recorded_once_and_never_sent(sim, db):
-    rows = agents(2) + [{"email": "broken", "first_name": "No", "last_name": "Good"},
-                        {"email": "x@y.io", "first_name": "No last name", "last_name": None}]
+    rows = agents(2) + [
+        {"email": "broken", "first_name": "No", "last_name": "Good"},
+        {"email": "x@y.io", "first_name": "No last name", "last_name": None},
+    ]
     write_source(db, "hr.agents", rows)
     settings = settings_with(USERS)
     result = run_sync(settings, sim, db, "new_agents")
@@ -88,7 +97,8 @@ def test_invalid_rows_are_recorded_once_and_never_sent(sim, db):
     assert sim.stats.by_path["/v2/users"] == 2
     invalid = [r for r in responses(db, "new_agents") if r["outcome"] == "invalid"]
     assert sorted(r["error"] for r in invalid) == [
-        "email 'broken' is not a valid email address", "last_name is required to create a user",
+        "email 'broken' is not a valid email address",
+        "last_name is required to create a user",
     ]
     assert all(r["status"] is None for r in invalid)
     run_sync(settings, sim, db, "new_agents")
@@ -106,11 +116,22 @@ def test_batches_by_count_and_by_group_reach_the_wire_as_json_arrays(recorder, d
     rows = [{"id": i, "team": f"t{i % 3}", "user_id": 100 + i, "note": "x"} for i in range(23)]
     write_source(db, "crm.members", rows)
     settings = settings_with(
-        {"name": "by_count", "source": "crm.members", "method": "POST", "path": "/v1/bulk",
-         "exclude": ["note"], "batching": {"enabled": True, "size": 10}},
-        {"name": "by_team", "source": "crm.members", "method": "POST",
-         "path": "/v1/teams/{team}/members", "exclude": ["note", "team"],
-         "batching": {"enabled": True, "size": 4, "group_by": "team"}},
+        {
+            "name": "by_count",
+            "source": "crm.members",
+            "method": "POST",
+            "path": "/v1/bulk",
+            "exclude": ["note"],
+            "batching": {"enabled": True, "size": 10},
+        },
+        {
+            "name": "by_team",
+            "source": "crm.members",
+            "method": "POST",
+            "path": "/v1/teams/{team}/members",
+            "exclude": ["note", "team"],
+            "batching": {"enabled": True, "size": 4, "group_by": "team"},
+        },
     )
     fake = FakeSim(recorder)
     assert run_sync(settings, fake, db, "by_count").success
@@ -123,9 +144,12 @@ def test_batches_by_count_and_by_group_reach_the_wire_as_json_arrays(recorder, d
     assert run_sync(settings, fake, db, "by_team").success
     shape = sorted((r.path, len(r.json())) for r in recorder.received)
     assert shape == [
-        ("/v1/teams/t0/members", 4), ("/v1/teams/t0/members", 4),
-        ("/v1/teams/t1/members", 4), ("/v1/teams/t1/members", 4),
-        ("/v1/teams/t2/members", 3), ("/v1/teams/t2/members", 4),
+        ("/v1/teams/t0/members", 4),
+        ("/v1/teams/t0/members", 4),
+        ("/v1/teams/t1/members", 4),
+        ("/v1/teams/t1/members", 4),
+        ("/v1/teams/t2/members", 3),
+        ("/v1/teams/t2/members", 4),
     ]
     for received in recorder.received:
         team = received.path.split("/")[3]
@@ -136,10 +160,19 @@ def test_batches_by_count_and_by_group_reach_the_wire_as_json_arrays(recorder, d
 
 
 def test_manual_form_body_with_extra_headers(recorder, db):
-    write_source(db, "crm.notes", [{"id": 5, "content": "héllo & bye", "tags": [1, 2], "skip": "x"}])
+    write_source(
+        db, "crm.notes", [{"id": 5, "content": "héllo & bye", "tags": [1, 2], "skip": "x"}]
+    )
     settings = settings_with(
-        {"name": "notes", "source": "crm.notes", "method": "PATCH", "path": "/v1/notes/{id}",
-         "content_format": "form", "headers": "X-Origin:warehouse,X-Batch:1", "exclude": ["skip"]}
+        {
+            "name": "notes",
+            "source": "crm.notes",
+            "method": "PATCH",
+            "path": "/v1/notes/{id}",
+            "content_format": "form",
+            "headers": "X-Origin:warehouse,X-Batch:1",
+            "exclude": ["skip"],
+        }
     )
     assert run_sync(settings, FakeSim(recorder), db, "notes").success
     (received,) = recorder.received
@@ -149,5 +182,7 @@ def test_manual_form_body_with_extra_headers(recorder, db):
     from urllib.parse import parse_qs
 
     assert parse_qs(received.body.decode()) == {
-        "id": ["5"], "content": ["héllo & bye"], "tags": ["[1,2]"],
+        "id": ["5"],
+        "content": ["héllo & bye"],
+        "tags": ["[1,2]"],
     }

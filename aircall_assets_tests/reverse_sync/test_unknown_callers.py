@@ -55,7 +55,8 @@ def expected_unknown(sim, start, days) -> Counter:
     return Counter(
         "+" + digits(c["raw_digits"])
         for c in calls
-        if c["direction"] == "inbound" and c["raw_digits"] != "anonymous"
+        if c["direction"] == "inbound"
+        and c["raw_digits"] != "anonymous"
         and digits(c["raw_digits"]) not in known
     )
 
@@ -66,8 +67,11 @@ def test_unknown_callers_match_the_api_ground_truth(simulator_factory, db):
     load_extracts(sim, db, start, 3)
     result = materialize_unknown(db)
     assert result.success
-    rows = query(db, "SELECT key, first_name, last_name, phone_numbers, call_count, information "
-                     "FROM aircall_reverse.unknown_callers")
+    rows = query(
+        db,
+        "SELECT key, first_name, last_name, phone_numbers, call_count, information "
+        "FROM aircall_reverse.unknown_callers",
+    )
     expected = expected_unknown(sim, start, 3)
     assert expected, "the simulator always has unknown callers"
     assert {r[0]: r[4] for r in rows} == dict(expected)
@@ -82,8 +86,10 @@ def test_unknown_callers_match_the_api_ground_truth(simulator_factory, db):
 def test_normalisation_direction_and_anonymous(db):
     with Warehouse(db).connect() as con:
         con.execute("CREATE SCHEMA aircall")
-        con.execute("CREATE TABLE aircall.calls (id BIGINT, direction VARCHAR, raw_digits VARCHAR, "
-                    "started_at TIMESTAMPTZ)")
+        con.execute(
+            "CREATE TABLE aircall.calls (id BIGINT, direction VARCHAR, raw_digits VARCHAR, "
+            "started_at TIMESTAMPTZ)"
+        )
         con.execute("CREATE TABLE aircall.contacts (id BIGINT, phone_numbers JSON)")
         con.execute("""INSERT INTO aircall.calls VALUES
             (1, 'inbound', '+33 1 23 45 67 89', '2026-01-01 10:00:00+00'),
@@ -97,8 +103,11 @@ def test_normalisation_direction_and_anonymous(db):
             (1, '[{"id": 1, "label": "Work", "value": "+33123456789"}]'),
             (2, NULL), (3, '[]')""")
     assert materialize_unknown(db).success
-    rows = query(db, "SELECT key, call_count, first_call_at, last_call_at "
-                     "FROM aircall_reverse.unknown_callers ORDER BY key")
+    rows = query(
+        db,
+        "SELECT key, call_count, first_call_at, last_call_at "
+        "FROM aircall_reverse.unknown_callers ORDER BY key",
+    )
     assert [(k, n) for k, n, *_ in rows] == [("+12025550100", 2), ("0612345678", 1)]
     assert rows[0][2] < rows[0][3]
 
@@ -106,12 +115,19 @@ def test_normalisation_direction_and_anonymous(db):
 def test_empty_tables_give_an_empty_typed_table(db):
     with Warehouse(db).connect() as con:
         con.execute("CREATE SCHEMA aircall")
-        con.execute("CREATE TABLE aircall.calls (direction VARCHAR, raw_digits VARCHAR, "
-                    "started_at TIMESTAMPTZ)")
+        con.execute(
+            "CREATE TABLE aircall.calls (direction VARCHAR, raw_digits VARCHAR, "
+            "started_at TIMESTAMPTZ)"
+        )
         con.execute("CREATE TABLE aircall.contacts (phone_numbers JSON)")
     assert materialize_unknown(db).success
-    types = dict(query(db, "SELECT column_name, data_type FROM information_schema.columns "
-                           "WHERE table_name = 'unknown_callers'"))
+    types = dict(
+        query(
+            db,
+            "SELECT column_name, data_type FROM information_schema.columns "
+            "WHERE table_name = 'unknown_callers'",
+        )
+    )
     assert types["phone_numbers"] == "JSON" and types["last_call_at"] == "TIMESTAMP WITH TIME ZONE"
     assert query(db, "SELECT count(*) FROM aircall_reverse.unknown_callers") == [(0,)]
 
@@ -121,8 +137,10 @@ def test_missing_inputs_fail_with_what_to_do(db, missing):
     with Warehouse(db).connect() as con:
         con.execute("CREATE SCHEMA aircall")
         if missing != "calls":
-            con.execute("CREATE TABLE aircall.calls (direction VARCHAR, raw_digits VARCHAR, "
-                        "started_at TIMESTAMPTZ)")
+            con.execute(
+                "CREATE TABLE aircall.calls (direction VARCHAR, raw_digits VARCHAR, "
+                "started_at TIMESTAMPTZ)"
+            )
         if missing != "contacts":
             con.execute("CREATE TABLE aircall.contacts (id BIGINT)")
     result = materialize_unknown(db)
@@ -140,12 +158,17 @@ def test_missing_inputs_fail_with_what_to_do(db, missing):
 def test_contacts_without_phone_numbers_column_is_explained(db):
     with Warehouse(db).connect() as con:
         con.execute("CREATE SCHEMA aircall")
-        con.execute("CREATE TABLE aircall.calls (direction VARCHAR, raw_digits VARCHAR, "
-                    "started_at TIMESTAMPTZ)")
+        con.execute(
+            "CREATE TABLE aircall.calls (direction VARCHAR, raw_digits VARCHAR, "
+            "started_at TIMESTAMPTZ)"
+        )
         con.execute("CREATE TABLE aircall.contacts (id BIGINT)")
     result = materialize_unknown(db)
     failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
-    assert "no column(s) ['phone_numbers']" in failure.event_specific_data.user_failure_data.description
+    assert (
+        "no column(s) ['phone_numbers']"
+        in failure.event_specific_data.user_failure_data.description
+    )
 
 
 def test_lineage_calls_and_contacts_feed_unknown_callers():
@@ -153,7 +176,10 @@ def test_lineage_calls_and_contacts_feed_unknown_callers():
 
     graph = defs.resolve_asset_graph()
     node = graph.get(UNKNOWN)
-    assert node.parent_keys == {dg.AssetKey(["aircall", "calls"]), dg.AssetKey(["aircall", "contacts"])}
+    assert node.parent_keys == {
+        dg.AssetKey(["aircall", "calls"]),
+        dg.AssetKey(["aircall", "contacts"]),
+    }
     assert node.group_name == "aircall_reverse" and "duckdb" in node.kinds
     assert defs.resolve_assets_def(UNKNOWN).op.pool == "aircall_duckdb"
     responses = graph.get(dg.AssetKey(["aircall_sync", "responses"]))
