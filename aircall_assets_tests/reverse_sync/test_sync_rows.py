@@ -186,3 +186,20 @@ def test_manual_form_body_with_extra_headers(recorder, db):
         "content": ["héllo & bye"],
         "tags": ["[1,2]"],
     }
+
+
+def test_configuration_problems_fail_the_run_with_what_to_do(sim, db):
+    settings = settings_with(
+        {"name": "a", "source": "crm.absent", "template": "create_contacts"},
+        {"name": "b", "source": "crm.people", "template": "create_contacts", "key": "crm_id"},
+    )
+    write_source(db, "crm.people", [{"id": 1, "phone_numbers": ["+1 555"]}])
+    unknown = run_sync(settings, sim, db, "nope")
+    assert "no destination 'nope' in the settings; choose from a, b" in failure_text(unknown)
+    missing = run_sync(settings, sim, db, "a")
+    assert "source table crm.absent does not exist: materialize it first" in failure_text(missing)
+    no_key = run_sync(settings, sim, db, "b")
+    assert "key column 'crm_id' is not in crm.people (columns: id, phone_numbers)" in failure_text(
+        no_key
+    )
+    assert sim.stats.requests == 0
