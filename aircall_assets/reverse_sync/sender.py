@@ -317,6 +317,7 @@ class ReverseSync:
         if found is None:
             return False
         applied = state.payload_hash if state and state.payload_hash else item.hash
+        changed = applied != item.hash and request.route.kind == "contact_create"
         self._finish(
             request,
             "recovered",
@@ -325,8 +326,9 @@ class ReverseSync:
             request_id=None,
             applied_hash=applied,
             error="found in Aircall: an earlier attempt was applied; not sent again",
+            count=not changed,  # counted once, as the update that follows
         )
-        if applied != item.hash and request.route.kind == "contact_create":
+        if changed:
             self._reroute_to_update(request, found.aircall_id)
             return False  # the row changed since: send it as an update of that contact
         return True
@@ -519,6 +521,7 @@ class ReverseSync:
         aircall_id: str | None = None,
         started: float | None = None,
         applied_hash: str | None = None,
+        count: bool = True,
     ) -> None:
         """Commit the outcome of a request for each of its rows (state + responses)."""
         now = now_utc()
@@ -577,7 +580,8 @@ class ReverseSync:
             "failed": "failed",
             "uncertain": "uncertain",
         }[outcome]
-        setattr(self.counts, counter, getattr(self.counts, counter) + rows)
+        if count:
+            setattr(self.counts, counter, getattr(self.counts, counter) + rows)
         self.exchanges.append(
             Exchange(request.method, request.path, request.body, status, outcome, response, error)
         )

@@ -274,3 +274,36 @@ def test_rejected_credentials_stop_the_run_at_once(sim, db):
     assert (meta["failed"], meta["not_attempted"]) == (1, 4)
     assert "rejected the credentials (403" in failure_text(result)
     assert sim.stats.statuses[403] == 1
+
+
+def test_a_row_changed_after_a_crash_is_found_then_updated_not_created_again(sim, db, monkeypatch):
+    rows = leads(3)
+    write_source(db, "crm.leads", rows)
+    settings = settings_with(CREATE)
+    real_write = SyncStore.write
+
+    def crash_on_first_outcome(self, states=(), responses=()):
+        if any(r.outcome == "sent" for r in responses):
+            raise RuntimeError("process killed")
+        return real_write(self, states, responses)
+
+    monkeypatch.setattr(SyncStore, "write", crash_on_first_outcome)
+    assert not run_sync(settings, sim, db, "leads").success
+    monkeypatch.setattr(SyncStore, "write", real_write)
+    changed = [dict(r) for r in rows]
+    changed[0]["company_name"] = "Changed while down"
+    write_source(db, "crm.leads", changed)
+
+    result = run_sync(settings, sim, db, "leads")
+    assert result.success, failure_text(result)
+    meta = output_metadata(result)
+    assert (meta["sent"], meta["recovered"]) == (3, 0)
+    assert_each_created_once(sim, rows)
+    contact_id = state(db, "leads")["0"]["aircall_id"]
+    contact = next(c for c in sim.store.all("contacts") if str(c["id"]) == contact_id)
+    assert contact["company_name"] == "Changed while down"
+    outcomes = [(r["outcome"], r["path"]) for r in responses(db, "leads") if r["row_key"] == "0"]
+    assert outcomes == [
+        ("recovered", "/v1/contacts"),
+        ("sent", f"/v1/contacts/{contact_id}"),
+    ]
