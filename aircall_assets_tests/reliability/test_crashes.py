@@ -1,0 +1,11 @@
+"""Scenario 2 on the small profile: SIGKILLed runs lose nothing and re-runs converge."""
+
+from __future__ import annotations
+
+from aircall_assets.reliability.scenarios.crashes import run_backfill_crashes
+
+
+def test_backfill_killed_anywhere_keeps_previous_data_and_converges(profile, workdir):
+    result = run_backfill_crashes(profile, workdir)
+    assert result.ok, result.explain()
+    assert result.kills == profile.backfill_kills

@@ -1,0 +1,12 @@
+"""Scenario 1 on the small profile: faults change nothing in the warehouse or in Aircall."""
+
+from __future__ import annotations
+
+from aircall_assets.reliability.scenarios.faults import run_extract_faults
+
+
+def test_extract_under_faults_equals_the_fault_free_warehouse_cell_for_cell(profile, workdir):
+    result = run_extract_faults(profile, workdir)
+    assert result.ok, result.explain()
+    assert result.runs > len(profile.fault_runs) and result.faults > 0
+    assert result.rows_compared > 0
