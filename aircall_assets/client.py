@@ -259,7 +259,8 @@ class AircallClient:
         Transient failures (5xx, timeouts, dropped connections, truncated or invalid JSON) are
         retried with exponential backoff and jitter, up to ``max_attempts``. For a
         non-idempotent write (POST by default) a failure after the request may have been
-        delivered raises ``AircallResponseLost`` instead of re-sending.
+        delivered (a 5xx included: a gateway may answer 502 after Aircall applied it) raises
+        ``AircallResponseLost`` instead of re-sending.
         """
         method = method.upper()
         if idempotent is None:
@@ -320,6 +321,13 @@ class AircallClient:
                         f"Aircall rejected the credentials ({status} on {where}). {CREDENTIAL_HELP}"
                     )
                 if status >= 500:
+                    if not idempotent:
+                        # A gateway error can come after Aircall applied the write (502/504
+                        # from the proxy in front of it): re-sending could create it twice.
+                        raise AircallResponseLost(
+                            f"{where}: HTTP {status} after the request was sent; it may have "
+                            "been applied"
+                        )
                     last = f"HTTP {status}"
                 elif status >= 400:
                     body = _body_of(response)

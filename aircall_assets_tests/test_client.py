@@ -229,3 +229,17 @@ def test_create_contact_and_lost_response_is_reported_not_resent(simulator_facto
     with pytest.raises(AircallResponseLost):
         client_for(faulty).post("/v1/contacts", {"phone_numbers": [{"label": "m", "value": "+1"}]})
     assert len(faulty.store.all("contacts")) - before <= 1, "a lost create is never re-sent"
+
+
+def test_gateway_error_after_an_applied_create_is_lost_not_resent(simulator_factory):
+    """A 502 can come after Aircall applied a POST: retrying it blindly made duplicates."""
+    from aircall_assets.reliability.proxy import GatewayErrorAfterApply, Proxy
+
+    sim = simulator_factory(start_date=START, days=1, calls_per_day=1)
+    before = len(sim.store.all("contacts"))
+    with Proxy(sim.base_url, GatewayErrorAfterApply(rate=1.0)) as proxy:
+        client = client_for(sim, base_url=proxy.base_url)
+        with pytest.raises(AircallResponseLost, match="HTTP 502 after the request was sent"):
+            client.post("/v1/contacts", {"phone_numbers": [{"label": "m", "value": "+1555"}]})
+    assert len(sim.store.all("contacts")) - before == 1, "the create was applied once, not re-sent"
+    assert client.stats.requests == 1
