@@ -30,6 +30,8 @@ class Profile:
     reverse_kills: int = 3
     kill_days: int = 3
     kill_calls_per_day: int = 400
+    reverse_rows_per_round: int = 8
+    reverse_kill_rpm: int = 8  # requests per second of the killed syncs (spreads the kills)
     # Concurrency: this many processes started at once on one DuckDB file.
     concurrent_runs: int = 3
     concurrency_rounds: tuple[str, ...] = ("flock",)  # instance configs, see concurrency.ROUNDS
@@ -79,6 +81,7 @@ FULL = Profile(
     reverse_kills=24,
     kill_days=5,
     kill_calls_per_day=1000,
+    reverse_rows_per_round=10,
     concurrent_runs=8,
     concurrency_rounds=("pool", "flock"),
 )
