@@ -80,6 +80,7 @@ EDGES = {
     ("unknown_callers", "state"),
 }
 IN_PROCESS = {"execution": {"config": {"in_process": {}}}}
+VIEWPORT = {"width": 1600, "height": 1400}  # the whole graph fits: every node is rendered
 
 
 def require_browser():
@@ -413,7 +414,7 @@ def check_asset_graph(port: int, screenshot: Path, failed_screenshot: Path) -> d
             executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS
         )
         try:
-            context = browser.new_context(viewport={"width": 1600, "height": 1400})
+            context = browser.new_context(viewport=VIEWPORT)
             context.add_init_script(init)
             page = context.new_page()
             page.goto(f"http://127.0.0.1:{port}/asset-groups", timeout=60_000)
@@ -421,10 +422,18 @@ def check_asset_graph(port: int, screenshot: Path, failed_screenshot: Path) -> d
                 'svg foreignObject [class*="AssetNode_assetName"]', timeout=60_000
             )
 
+            attempts = {"n": 0}
+
             def drawn():
                 graph = page.evaluate(GRAPH_JS)
                 names = {n["name"] for n in graph["nodes"]}
-                return graph if names >= set(NODES) and len(graph["edges"]) >= len(EDGES) else None
+                if names >= set(NODES) and len(graph["edges"]) >= len(EDGES):
+                    return graph
+                attempts["n"] += 1
+                if attempts["n"] % 6 == 0:
+                    # The graph only renders what is in view: zoom out if the layout grew.
+                    page.get_by_role("img", name="zoom_out").first.click()
+                return None
 
             try:
                 graph = wait_for("every asset node and edge in the graph", drawn, timeout=30)
