@@ -18,7 +18,7 @@ from pydantic import Field as PydanticField
 
 from aircall_assets.catalog import Field, Table
 from aircall_assets.client import AircallClient, AircallResource
-from aircall_assets.normalize import SchemaDrift, frames
+from aircall_assets.normalize import NormalizationError, SchemaDrift, frames
 from aircall_assets.settings import Settings
 from aircall_assets.warehouse import ReplaceRange, TableLoad, WriteResult
 
@@ -112,6 +112,28 @@ def _full_pages(
     for records, meta in client.iter_pages(table):
         if totals.windows == 0:
             totals.api_total, totals.windows = int(meta.get("total") or len(records)), 1
+        yield records
+
+
+def _with_required_fields(
+    table: Table, pages: Iterator[list[dict[str, Any]]]
+) -> Iterator[list[dict[str, Any]]]:
+    """Refuse a record without its primary key or its date: it cannot be placed.
+
+    Such a record would be loaded with a NULL key (or outside every partition) and replace
+    good rows; the window reader would also take every id-less record for the same one.
+    """
+    required = table.required_columns
+    for records in pages:
+        for record in records:
+            for name in required:
+                if record.get(name) is None:
+                    raise NormalizationError(
+                        f"{table.name}: Aircall sent a record without '{name}' (fields present: "
+                        f"{', '.join(sorted(record)[:15]) or 'none'}); a record needs its "
+                        f"{'primary key' if name == table.primary_key else 'date'} to be "
+                        "loaded. Nothing was written."
+                    )
         yield records
 
 
@@ -233,7 +255,7 @@ def build_extract_asset(table: Table, settings: Settings) -> dg.AssetsDefinition
 
         load = TableLoad(
             fields=fields,
-            chunks=frames(pages, fields, table.name, drift),
+            chunks=frames(_with_required_fields(table, pages), fields, table.name, drift),
             primary_key=table.primary_key,
             replace=replace,
             extra_metadata=extra_metadata,

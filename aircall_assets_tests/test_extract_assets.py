@@ -41,7 +41,16 @@ def account():
 
 
 def materialize(
-    sim, db, names, *, first=None, last=None, partition=None, run_config=None, settings=None
+    sim,
+    db,
+    names,
+    *,
+    first=None,
+    last=None,
+    partition=None,
+    run_config=None,
+    settings=None,
+    resource=None,
 ):
     settings = settings or parse_settings({"history_start": START.isoformat()})
     assets = [build_extract_asset(TABLES[n], settings) for n in names]
@@ -54,7 +63,7 @@ def materialize(
     return dg.materialize(
         assets,
         resources={
-            "aircall": resource_for(sim),
+            "aircall": resource or resource_for(sim),
             "warehouse_io_manager": WarehouseIOManager(path=str(db)),
         },
         tags=tags,
@@ -203,3 +212,27 @@ def test_tables_load_as_dataframe_inputs_of_downstream_assets(account, tmp_path)
     assert result.success
     colors = query(db, "SELECT sum(size) FROM analytics.tag_colors")
     assert colors == [(len(account.store.all("tags")),)]
+
+
+@pytest.mark.parametrize(("field", "what"), [("id", "primary key"), ("started_at", "date")])
+def test_records_without_their_key_or_date_fail_the_run_and_keep_previous_rows(
+    simulator_factory, tmp_path, field, what
+):
+    """Without this, id-less calls collapsed into one row per day and replaced the good ones."""
+    from aircall_assets.reliability.proxy import Proxy, on_records
+
+    sim = simulator_factory(start_date=START, days=2, calls_per_day=20)
+    db = tmp_path / "w.duckdb"
+    assert materialize(sim, db, ["calls"], partition=START).success
+    before = query(db, "SELECT * FROM aircall.calls ORDER BY id")
+    with Proxy(sim.base_url, on_records("/v1/calls", lambda r: r.pop(field))) as proxy:
+        result = materialize(
+            sim, db, ["calls"], partition=START, resource=resource_for(sim, base_url=proxy.base_url)
+        )
+    assert not result.success
+    failure = next(e for e in result.all_events if e.is_step_failure).step_failure_data.error
+    while failure.cause is not None:
+        failure = failure.cause
+    assert f"calls: Aircall sent a record without '{field}'" in failure.message
+    assert f"needs its {what} to be loaded. Nothing was written." in failure.message
+    assert query(db, "SELECT * FROM aircall.calls ORDER BY id") == before
