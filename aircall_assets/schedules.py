@@ -19,12 +19,17 @@ from aircall_assets.settings import Settings
 
 DAILY_SCHEDULE = "aircall_daily"
 CONTACTS_SENSOR = "aircall_contacts_changes"
+AUTOMATION_SENSOR = "aircall_automation"
 KEYED_JOB = "aircall_keyed_tables_job"
 FULL_JOB = "aircall_full_tables_job"
 
 
 def _status(running: bool) -> dg.DefaultScheduleStatus:
     return dg.DefaultScheduleStatus.RUNNING if running else dg.DefaultScheduleStatus.STOPPED
+
+
+def _sensor_status(running: bool) -> dg.DefaultSensorStatus:
+    return dg.DefaultSensorStatus.RUNNING if running else dg.DefaultSensorStatus.STOPPED
 
 
 def build_jobs(settings: Settings) -> list:
@@ -135,11 +140,7 @@ def build_contacts_sensor(settings: Settings) -> dg.SensorDefinition:
         name=CONTACTS_SENSOR,
         asset_selection=dg.AssetSelection.assets(asset_key(CONTACTS)),
         minimum_interval_seconds=3600,
-        default_status=(
-            dg.DefaultSensorStatus.RUNNING
-            if settings.schedule.running
-            else dg.DefaultSensorStatus.STOPPED
-        ),
+        default_status=_sensor_status(settings.schedule.running),
         description="Finds contacts edited after creation and re-materializes their "
         "created-date partitions (the API has no updated_at filter).",
     )
@@ -175,6 +176,16 @@ def build_schedules(settings: Settings) -> list[dg.ScheduleDefinition]:
 
 
 def build_sensors(settings: Settings) -> list[dg.SensorDefinition]:
+    sensors: list[dg.SensorDefinition] = [
+        # Evaluates automation conditions (e.g. unknown_callers rebuilt after calls/contacts
+        # land); it follows the schedule's running/paused state like everything automatic.
+        dg.AutomationConditionSensorDefinition(
+            AUTOMATION_SENSOR,
+            target=dg.AssetSelection.all(),
+            default_status=_sensor_status(settings.schedule.running),
+            minimum_interval_seconds=30,
+        )
+    ]
     if CONTACTS in settings.enabled_tables:
-        return [build_contacts_sensor(settings)]
-    return []
+        sensors.append(build_contacts_sensor(settings))
+    return sensors

@@ -39,9 +39,17 @@ def test_asset_metadata_partitions_and_policy():
         assert "row_count_matches_api" in checks
 
 
-def test_schedule_and_sensor_are_defined():
+def test_schedule_and_sensors_are_defined():
     assert defs.resolve_schedule_def("aircall_daily")
     assert defs.resolve_sensor_def("aircall_contacts_changes")
+    automation = defs.resolve_sensor_def("aircall_automation")
+    assert automation.default_status == dg.DefaultSensorStatus.RUNNING
+
+
+def test_unknown_callers_is_rebuilt_when_calls_or_contacts_land():
+    node = defs.resolve_asset_graph().get(dg.AssetKey(["aircall_reverse", "unknown_callers"]))
+    assert node.automation_condition is not None
+    assert {k.to_user_string() for k in node.parent_keys} == {"aircall/calls", "aircall/contacts"}
 
 
 def test_dagster_cli_loads_the_module():

@@ -139,6 +139,9 @@ def build_unknown_callers_asset() -> dg.AssetsDefinition:
         group_name=GROUP,
         kinds={"duckdb"},
         deps=[asset_key(CALLS), asset_key(CONTACTS)],
+        # Rebuilt whenever calls or contacts land (daily schedule, backfills, contact edits),
+        # by the daemon's automation sensor: the destination then always sees fresh callers.
+        automation_condition=dg.AutomationCondition.eager(),
         pool=WAREHOUSE_POOL,
         io_manager_key=IO_MANAGER_KEY,
         required_resource_keys={IO_MANAGER_KEY},
