@@ -26,7 +26,7 @@ import requests
 from pydantic import Field, PrivateAttr
 
 from aircall_assets.catalog import Table
-from aircall_assets.normalize import epoch_micros
+from aircall_assets.normalize import NormalizationError, epoch_micros
 
 log = logging.getLogger(__name__)
 
@@ -459,6 +459,7 @@ class _WindowFilter:
     """Keeps each record of one window once, and only if dated inside ``[start, end)``."""
 
     def __init__(self, table: Table, start: int, end: int) -> None:
+        self.table = table
         self.key = table.primary_key
         self.date_field = table.date_field
         self.start_us = start * 1_000_000
@@ -473,7 +474,15 @@ class _WindowFilter:
             if rid in self.seen:
                 continue
             self.seen.add(rid)
-            stamp = epoch_micros(record.get(self.date_field))
+            try:
+                stamp = epoch_micros(record.get(self.date_field))
+            except (TypeError, ValueError, OverflowError) as exc:
+                raise NormalizationError(
+                    f"{self.table.name}.{self.date_field}: value "
+                    f"{repr(record.get(self.date_field))[:80]} of record id={rid} cannot be "
+                    f"stored as {self.table.field(self.date_field).warehouse_type} ({exc}). The "
+                    "API sent a value of an unexpected type; nothing was written."
+                ) from None
             if stamp is not None and not (self.start_us <= stamp < self.end_us):
                 self.outside += 1
                 continue

@@ -243,3 +243,26 @@ def test_gateway_error_after_an_applied_create_is_lost_not_resent(simulator_fact
             client.post("/v1/contacts", {"phone_numbers": [{"label": "m", "value": "+1555"}]})
     assert len(sim.store.all("contacts")) - before == 1, "the create was applied once, not re-sent"
     assert client.stats.requests == 1
+
+
+def test_a_date_that_is_not_one_names_the_table_field_and_record(simulator_factory):
+    """It used to surface as a bare "Invalid isoformat string: 'yesterday'"."""
+    from aircall_assets.normalize import NormalizationError
+    from aircall_assets.reliability.proxy import Proxy, on_records
+
+    sim = simulator_factory(start_date=START, days=1, calls_per_day=3)
+    first = sim.store.calls_between(ts(START), ts(START, 1))[0]["id"]
+
+    def bad_date(call):
+        if call["id"] == first:
+            call["started_at"] = "yesterday"
+
+    with Proxy(sim.base_url, on_records("/v1/calls", bad_date)) as proxy:
+        client = client_for(sim, base_url=proxy.base_url)
+        with pytest.raises(NormalizationError) as err:
+            read_ids(client, TABLES["calls"], ts(START), ts(START, 1))
+    assert str(err.value) == (
+        f"calls.started_at: value 'yesterday' of record id={first} cannot be stored as "
+        "TIMESTAMPTZ (Invalid isoformat string: 'yesterday'). The API sent a value of an "
+        "unexpected type; nothing was written."
+    )
