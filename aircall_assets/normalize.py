@@ -12,6 +12,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
+import numpy as np
 import orjson
 import pandas as pd
 
@@ -110,18 +111,9 @@ def records_to_frame(
     records: Sequence[dict[str, Any]], fields: Sequence[Field], table: str
 ) -> pd.DataFrame:
     """One typed DataFrame with exactly ``fields`` as columns, in that order."""
-    columns = {}
-    for field in fields:
-        values = [r.get(field.name) for r in records]
-        try:
-            columns[field.name] = _column(field, values)
-        except (TypeError, ValueError, OverflowError) as exc:
-            bad = _first_bad(records, field)
-            raise NormalizationError(
-                f"{table}.{field.name}: {bad} cannot be stored as {field.warehouse_type} "
-                f"({exc}). The API sent a value of an unexpected type; nothing was written."
-            ) from None
-    return pd.DataFrame(columns, index=pd.RangeIndex(len(records)))
+    chunk = _Chunk(fields, table)
+    chunk.add(records)
+    return chunk.frame()
 
 
 def _first_bad(records: Sequence[dict[str, Any]], field: Field) -> str:
@@ -132,6 +124,96 @@ def _first_bad(records: Sequence[dict[str, Any]], field: Field) -> str:
             value = repr(record.get(field.name))[:80]
             return f"value {value} of record id={record.get('id')}"
     return "a value"
+
+
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+_dumps = orjson.dumps
+
+
+def _page_values(field: Field, values: list[Any]) -> list[Any]:
+    """One page's values of ``field`` in the plain Python form its chunk array is built from.
+
+    What the API normally sends (ints, bools, strings, None, UNIX seconds, structures) is
+    converted inline; anything else goes through ``_column`` for this page, so the values
+    accepted, their results and the errors raised are exactly those of ``_column``.
+    """
+    wtype = field.warehouse_type
+    if wtype == "JSON":
+        return [None if v is None else _dumps(v).decode() for v in values]
+    if wtype == "TIMESTAMPTZ":
+        micros = [v * 1_000_000 if type(v) is int else epoch_micros(v) for v in values]
+        if not all(m is None or _INT64_MIN <= m <= _INT64_MAX for m in micros):
+            _column(field, values)  # raises what the column-at-a-time path raises
+        return micros
+    if wtype == "BIGINT":
+        if all(v is None or (type(v) is int and _INT64_MIN <= v <= _INT64_MAX) for v in values):
+            return values
+        return _column(field, values).to_numpy(dtype=object, na_value=None).tolist()
+    if wtype == "BOOLEAN":
+        if all(v is None or type(v) is bool for v in values):
+            return values
+        return _column(field, values).to_numpy(dtype=object, na_value=None).tolist()
+    if wtype == "DOUBLE":
+        return [None if v is None else float(v) for v in values]
+    return [v if v is None or type(v) is str else _to_text(v) for v in values]
+
+
+def _array(field: Field, values: list[Any]) -> pd.api.extensions.ExtensionArray | pd.Series:
+    """The typed column of a chunk from values ``_page_values`` already converted."""
+    wtype = field.warehouse_type
+    if wtype == "BIGINT":
+        return pd.array(values, dtype="Int64")
+    if wtype == "DOUBLE":
+        return pd.array(values, dtype="Float64")
+    if wtype == "BOOLEAN":
+        return pd.array(values, dtype="boolean")
+    if wtype == "TIMESTAMPTZ":
+        return pd.to_datetime(pd.array(values, dtype="Int64"), unit="us", utc=True)
+    text = np.empty(len(values), dtype=object)  # str or None: no NA pass, no inference
+    text[:] = values
+    return text
+
+
+class _Chunk:
+    """The rows of one chunk, column by column, converted page by page as pages arrive.
+
+    Holding converted values (strings, ints) instead of the parsed records keeps a chunk
+    several times smaller, and lets each page's dicts be freed at once instead of piling up
+    for the garbage collector to scan again and again.
+    """
+
+    def __init__(self, fields: Sequence[Field], table: str) -> None:
+        self.fields = tuple(fields)
+        self.table = table
+        self._reset()
+
+    def _reset(self) -> None:
+        self.columns: list[list[Any]] = [[] for _ in self.fields]
+        self.rows = 0
+
+    def add(self, records: Sequence[dict[str, Any]]) -> None:
+        for field, column in zip(self.fields, self.columns, strict=True):
+            name = field.name
+            try:
+                column.extend(_page_values(field, [r.get(name) for r in records]))
+            except (TypeError, ValueError, OverflowError) as exc:
+                bad = _first_bad(records, field)
+                raise NormalizationError(
+                    f"{self.table}.{field.name}: {bad} cannot be stored as "
+                    f"{field.warehouse_type} ({exc}). The API sent a value of an unexpected "
+                    "type; nothing was written."
+                ) from None
+        self.rows += len(records)
+
+    def frame(self) -> pd.DataFrame:
+        """The chunk as a typed DataFrame; the chunk starts empty again."""
+        arrays = {
+            f.name: _array(f, column)
+            for f, column in zip(self.fields, self.columns, strict=True)
+        }
+        frame = pd.DataFrame(arrays, index=pd.RangeIndex(self.rows))
+        self._reset()
+        return frame
 
 
 class SchemaDrift:
@@ -155,12 +237,11 @@ def frames(
     chunk_rows: int = 5_000,
 ) -> Iterator[pd.DataFrame]:
     """Group pages into typed DataFrames of about ``chunk_rows`` rows: memory stays bounded."""
-    buffer: list[dict[str, Any]] = []
+    chunk = _Chunk(fields, table)
     for records in pages:
         drift.observe(records)
-        buffer.extend(records)
-        if len(buffer) >= chunk_rows:
-            yield records_to_frame(buffer, fields, table)
-            buffer = []
-    if buffer:
-        yield records_to_frame(buffer, fields, table)
+        chunk.add(records)
+        if chunk.rows >= chunk_rows:
+            yield chunk.frame()
+    if chunk.rows:
+        yield chunk.frame()
