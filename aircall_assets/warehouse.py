@@ -42,6 +42,7 @@ DUCKDB_SETTINGS = (
     "SET preserve_insertion_order = false"
 )
 CATALOG = "warehouse"
+STAGE_ROW_GROUP_SIZE = 16_384  # rows a stage keeps in memory before writing them out
 
 
 def quote(identifier: str) -> str:
@@ -169,16 +170,32 @@ class Warehouse:
                 stage.unlink(missing_ok=True)
 
     def _stage(self, stage_path: Path, load: TableLoad) -> int:
-        stage = duckdb.connect(str(stage_path))
+        stage = duckdb.connect()
         try:
             stage.execute(DUCKDB_SETTINGS)
+            stage.execute(
+                f"ATTACH {_sql_str(str(stage_path))} AS stage "
+                f"(ROW_GROUP_SIZE {STAGE_ROW_GROUP_SIZE})"
+            )
+            stage.execute("USE stage")
             stage.execute(f"CREATE TABLE rows ({_column_ddl(load.fields)})")
-            rows = 0
+            # Commit a row group's worth of rows at a time: a 5k-row chunk committed on its own
+            # goes through the write-ahead log and is written again at every checkpoint, while
+            # a full row group goes straight to the file; one transaction for the whole stage
+            # would keep everything it wrote in memory until the end.
+            stage.execute("BEGIN TRANSACTION")
+            rows = pending = 0
             for chunk in load.chunks:
                 stage.register("chunk", chunk)
                 stage.execute("INSERT INTO rows BY NAME SELECT * FROM chunk")
                 stage.unregister("chunk")
                 rows += len(chunk)
+                pending += len(chunk)
+                if pending >= STAGE_ROW_GROUP_SIZE:
+                    stage.execute("COMMIT")
+                    stage.execute("BEGIN TRANSACTION")
+                    pending = 0
+            stage.execute("COMMIT")
             return rows
         finally:
             stage.close()
