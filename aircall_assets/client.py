@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import queue
 import random
 import threading
 import time
@@ -34,6 +35,7 @@ DEFAULT_BASE_URL = "https://api.aircall.io"
 PER_PAGE = 50
 POSITIONAL_CAP = 10_000
 MAX_PAGE = POSITIONAL_CAP // PER_PAGE
+PREFETCH_PAGES = 2  # pages of a window read ahead while the caller processes the current one
 CREDENTIAL_HELP = (
     "Set AIRCALL_API_ID and AIRCALL_API_TOKEN to an API ID and token created in the Aircall "
     "dashboard (Integrations & API > API keys)."
@@ -449,10 +451,66 @@ class AircallClient:
             return
         window = _WindowFilter(table, start, end)
         yield WindowPage(window.keep(records), start, end, total, first_of_window=True)
-        for records, _meta in pages:
+        rest = _read_ahead(pages, PREFETCH_PAGES) if meta.get("next_page_link") else pages
+        for records, _meta in rest:
             yield WindowPage(window.keep(records), start, end, total, first_of_window=False)
         if window.outside:
             self.stats.outside_window += window.outside
+
+
+class _Raised:
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
+
+def _read_ahead(items: Iterator[Any], depth: int) -> Iterator[Any]:
+    """``items`` produced by a background thread at most ``depth`` ahead of the caller.
+
+    The next page of a window is requested while the caller normalises and stores the
+    current one, instead of after. Only pages the caller would read anyway are read (the
+    window's remaining pages); pacing and retries are unchanged (the limiter is thread-safe);
+    an error is raised in the caller; if the caller stops early, the reader stops after the
+    request in flight.
+    """
+    ready: queue.Queue[Any] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    done = object()
+
+    def put(item: Any) -> bool:
+        while not stop.is_set():
+            try:
+                ready.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def read() -> None:
+        try:
+            for item in items:
+                if not put(item):
+                    return
+            put(done)
+        except BaseException as error:  # handed to the caller
+            put(_Raised(error))
+        finally:
+            close = getattr(items, "close", None)
+            if close is not None:
+                close()
+
+    reader = threading.Thread(target=read, name="aircall-read-ahead", daemon=True)
+    reader.start()
+    try:
+        while True:
+            item = ready.get()
+            if item is done:
+                return
+            if isinstance(item, _Raised):
+                raise item.error
+            yield item
+    finally:
+        stop.set()
+        reader.join()
 
 
 class _WindowFilter:
