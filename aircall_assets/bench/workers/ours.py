@@ -1,0 +1,313 @@
+"""Our connector, through the real code path: ``dg.materialize`` of the calls asset.
+
+Runs in the project's environment. Modes (param ``mode``):
+
+* ``range``: one run over the partition range ``first_day``..``last_day`` (tags
+  ``dagster/asset_partition_range_start/end``), as a single-run backfill does;
+* ``unpartitioned``: the same client, normaliser and IO manager reading the whole range as one
+  window in one unpartitioned asset (the reference for the backfill-cost case);
+* ``separate_runs``: one run per partition for a sample of partitions (what Dagster does for
+  a backfill without a backfill policy), timed per run;
+* ``incremental``: a backfill of every table, then the daily schedule's runs on the unchanged
+  account, counting the requests each table used against the pages it needed.
+
+Params: base_url, api_id, api_token, workdir, history_start, first_day, days, rpm,
+rate_window, plus the mode's own.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+import warnings
+from datetime import date, datetime, timedelta, timezone
+
+from _protocol import emit, params
+
+warnings.filterwarnings("ignore")
+
+import dagster as dg  # noqa: E402
+import duckdb  # noqa: E402
+import requests  # noqa: E402
+
+from aircall_assets.assets import build_extract_asset  # noqa: E402
+from aircall_assets.catalog import CALLS  # noqa: E402
+from aircall_assets.client import AircallResource  # noqa: E402
+from aircall_assets.normalize import SchemaDrift, frames  # noqa: E402
+from aircall_assets.settings import parse_settings  # noqa: E402
+from aircall_assets.warehouse import ReplaceRange, TableLoad, WarehouseIOManager  # noqa: E402
+
+QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
+
+def _resources(p: dict, db: str) -> dict:
+    return {
+        "aircall": AircallResource(
+            api_id=p["api_id"],
+            api_token=p["api_token"],
+            base_url=p["base_url"],
+            requests_per_minute=p.get("rpm", 0),
+            rate_window_seconds=p.get("rate_window", 60.0),
+        ),
+        "warehouse_io_manager": WarehouseIOManager(path=db),
+    }
+
+
+def _fresh_db(p: dict, name: str = "ours.duckdb") -> str:
+    db = os.path.join(p["workdir"], name)
+    for suffix in ("", ".wal", ".lock"):
+        if os.path.exists(db + suffix):
+            os.remove(db + suffix)
+    return db
+
+
+def _rows(db: str, table: str = "calls") -> int:
+    with duckdb.connect(db, read_only=True) as con:
+        return con.execute(f"SELECT count(*) FROM aircall.{table}").fetchone()[0]
+
+
+def _last_day(p: dict) -> str:
+    return (date.fromisoformat(p["first_day"]) + timedelta(days=p["days"] - 1)).isoformat()
+
+
+def _client_metadata(result: dg.ExecuteInProcessResult) -> dict:
+    event = result.get_asset_materialization_events()[0]
+    return {k: v.value for k, v in event.materialization.metadata.items()}
+
+
+def mode_range(p: dict) -> None:
+    db = _fresh_db(p)
+    settings = parse_settings({"history_start": p["history_start"]})
+    asset = build_extract_asset(CALLS, settings)
+    started, cpu = time.perf_counter(), time.process_time()
+    result = dg.materialize(
+        [asset],
+        resources=_resources(p, db),
+        tags={
+            "dagster/asset_partition_range_start": p["first_day"],
+            "dagster/asset_partition_range_end": _last_day(p),
+        },
+        run_config=QUIET,
+    )
+    wall, cpu = time.perf_counter() - started, time.process_time() - cpu
+    assert result.success
+    meta = _client_metadata(result)
+    checks = [c.passed for c in result.get_asset_check_evaluations()]
+    emit(
+        records=_rows(db),
+        wall_s=wall,
+        cpu_s=cpu,
+        client_requests=meta["requests"],
+        rate_limited=meta["rate_limited_429s"],
+        windows_split=meta["windows_split"],
+        checks_passed=all(checks) and bool(checks),
+    )
+
+
+def mode_unpartitioned(p: dict) -> None:
+    db = _fresh_db(p)
+    start = datetime.fromisoformat(p["first_day"]).replace(tzinfo=timezone.utc)
+    end = start + timedelta(days=p["days"])
+
+    @dg.asset(key=["aircall", "calls"], io_manager_key="warehouse_io_manager")
+    def calls(aircall: AircallResource):
+        client = aircall.get_client()
+        fields = CALLS.resolve_columns(None)
+        pages = (
+            page.records
+            for page in client.iter_window(CALLS, int(start.timestamp()), int(end.timestamp()))
+        )
+        return TableLoad(
+            fields=fields,
+            chunks=frames(pages, fields, CALLS.name, SchemaDrift(CALLS.field_names)),
+            primary_key=CALLS.primary_key,
+            replace=ReplaceRange(CALLS.date_field, start, end),
+        )
+
+    started, cpu = time.perf_counter(), time.process_time()
+    result = dg.materialize([calls], resources=_resources(p, db), run_config=QUIET)
+    wall, cpu = time.perf_counter() - started, time.process_time() - cpu
+    assert result.success
+    emit(records=_rows(db), wall_s=wall, cpu_s=cpu)
+
+
+def mode_separate_runs(p: dict) -> None:
+    db = _fresh_db(p)
+    settings = parse_settings({"history_start": p["history_start"]})
+    asset = build_extract_asset(CALLS, settings)
+    first = date.fromisoformat(p["first_day"])
+    total_days, sample = p["days"], p["sample"]
+    step = max(1, total_days // sample)
+    keys = [(first + timedelta(days=i)).isoformat() for i in range(0, total_days, step)][:sample]
+    resources = _resources(p, db)
+    walls = []
+    cpu = time.process_time()
+    for key in keys:
+        started = time.perf_counter()
+        result = dg.materialize([asset], resources=resources, partition_key=key, run_config=QUIET)
+        walls.append(time.perf_counter() - started)
+        assert result.success
+    emit(
+        records=_rows(db), wall_s=sum(walls), cpu_s=time.process_time() - cpu, runs=len(walls),
+        partitions=keys,
+    )
+
+
+def _minimum_pages(p: dict, settings, run_range: tuple[str, str]) -> dict[str, int]:
+    """Pages each table needs for the scheduled run: per window max(1, ceil(total / 50))."""
+    from aircall_assets.client import AircallClient
+
+    client = AircallClient(p["api_id"], p["api_token"], p["base_url"], requests_per_minute=0)
+    first, last = (date.fromisoformat(d) for d in run_range)
+    minimum: dict[str, int] = {}
+    for table in settings.enabled_tables:
+        if not table.paginated:
+            minimum[table.name] = 1
+            continue
+        if not table.is_partitioned:
+            total = int(client.get(table.path, {"per_page": 1})["meta"]["total"])
+            minimum[table.name] = max(1, math.ceil(total / 50))
+            continue
+        pages = 0
+        day = first
+        while day <= last:
+            start = int(datetime.combine(day, datetime.min.time(), timezone.utc).timestamp())
+            query = {**client.window_params(table, start, start + 86400), "per_page": 1}
+            total = int(client.get(table.path, query)["meta"]["total"])
+            pages += max(1, math.ceil(total / 50))
+            day += timedelta(days=1)
+        minimum[table.name] = pages
+    client.close()
+    return minimum
+
+
+def mode_incremental(p: dict) -> None:
+    """Backfill everything, then run what the daily schedule asks for on the same account."""
+    db = _fresh_db(p)
+    os.environ.update(
+        {
+            "AIRCALL_API_BASE_URL": p["base_url"],
+            "AIRCALL_API_ID": p["api_id"],
+            "AIRCALL_API_TOKEN": p["api_token"],
+            "AIRCALL_REQUESTS_PER_MINUTE": "0",
+            "AIRCALL_DUCKDB_PATH": db,
+        }
+    )
+    from aircall_assets.definitions import build_definitions
+    from aircall_assets.schedules import DAILY_SCHEDULE, FULL_JOB, KEYED_JOB, lookback_range
+
+    settings = parse_settings({"history_start": p["history_start"], "lookback_days": 3})
+    defs = build_definitions(settings)
+    instance = dg.DagsterInstance.ephemeral()
+    today = datetime.now(timezone.utc).date()
+    backfill = defs.resolve_job_def(KEYED_JOB).execute_in_process(
+        instance=instance,
+        run_config=QUIET,
+        tags={
+            "dagster/asset_partition_range_start": p["history_start"],
+            "dagster/asset_partition_range_end": (today - timedelta(days=1)).isoformat(),
+        },
+    )
+    assert backfill.success
+    assert defs.resolve_job_def(FULL_JOB).execute_in_process(
+        instance=instance, run_config=QUIET
+    ).success
+    run_range = lookback_range(settings, today)
+    minimum = _minimum_pages(p, settings, run_range)
+
+    session = requests.Session()
+    session.post(p["base_url"] + "/_simulator/reset-stats").raise_for_status()
+    schedule = defs.get_schedule_def(DAILY_SCHEDULE)
+    moment = datetime.combine(today, datetime.min.time(), timezone.utc) + timedelta(hours=3)
+    context = dg.build_schedule_context(instance=instance, scheduled_execution_time=moment)
+    run_requests = schedule.evaluate_tick(context).run_requests or []
+    started, cpu = time.perf_counter(), time.process_time()
+    for request in run_requests:
+        result = defs.resolve_job_def(request.job_name).execute_in_process(
+            instance=instance, run_config=QUIET, tags=request.tags
+        )
+        assert result.success
+    wall, cpu = time.perf_counter() - started, time.process_time() - cpu
+    stats = session.get(p["base_url"] + "/_simulator/stats").json()
+    used = {}
+    for table in settings.enabled_tables:
+        used[table.name] = stats["by_path"].get(table.path, 0)
+    emit(
+        records=sum(_rows(db, t.name) for t in settings.enabled_tables),
+        wall_s=wall,
+        cpu_s=cpu,
+        requests=stats["requests"],
+        used=used,
+        minimum=minimum,
+        run_range=list(run_range),
+        runs=len(run_requests),
+        statuses=stats["statuses"],
+    )
+
+
+def mode_reverse(p: dict) -> None:
+    """Create ``contacts`` contacts through the reverse sync with the rate limit on."""
+    import pandas as pd
+
+    from aircall_assets.reverse_sync.definitions import (
+        REVERSE_SYNC_JOB,
+        SYNC_OP,
+        build_reverse_sync,
+    )
+    from aircall_assets.warehouse import Warehouse
+
+    db = _fresh_db(p)
+    n = p["contacts"]
+    phones = [f"+34 699 {i:06d}" for i in range(n)]
+    rows = pd.DataFrame(
+        {
+            "id": list(range(n)),
+            "first_name": ["Bench"] * n,
+            "last_name": [f"Contact {i}" for i in range(n)],
+            "phone_numbers": [f'[{{"label": "Work", "value": "{v}"}}]' for v in phones],
+        }
+    )
+    Warehouse(db).replace_frame("crm", "bench_contacts", rows)
+    settings = parse_settings(
+        {
+            "history_start": p["history_start"],
+            "destinations": [
+                {"name": "bench", "source": "crm.bench_contacts", "template": "create_contacts"}
+            ],
+        }
+    )
+    reverse = build_reverse_sync(settings)
+    defs = dg.Definitions(assets=reverse.assets, jobs=reverse.jobs, resources=_resources(p, db))
+    session = requests.Session()
+    session.post(p["base_url"] + "/_simulator/reset-stats").raise_for_status()
+    started, cpu = time.perf_counter(), time.process_time()
+    result = defs.resolve_job_def(REVERSE_SYNC_JOB).execute_in_process(
+        run_config={**QUIET, "ops": {SYNC_OP: {"config": {"destination": "bench"}}}},
+    )
+    wall, cpu = time.perf_counter() - started, time.process_time() - cpu
+    assert result.success
+    contacts = session.get(p["base_url"] + "/_simulator/contacts").json()["contacts"]
+    created = [c["last_name"] for c in contacts if c.get("first_name") == "Bench"]
+    emit(
+        records=len(set(created)),
+        created=len(created),
+        duplicates=len(created) - len(set(created)),
+        wall_s=wall,
+        cpu_s=cpu,
+    )
+
+
+def main() -> None:
+    p = params()
+    {
+        "range": mode_range,
+        "unpartitioned": mode_unpartitioned,
+        "separate_runs": mode_separate_runs,
+        "incremental": mode_incremental,
+        "reverse": mode_reverse,
+    }[p["mode"]](p)
+
+
+if __name__ == "__main__":
+    main()
