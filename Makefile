@@ -51,3 +51,10 @@ ui: $(INSTALLED)
 # the project's dependencies. Writes the table to docs/benchmarks.md.
 bench: $(INSTALLED)
 	$(PY) -m aircall_assets.bench $(BENCH_ARGS)
+
+# The reliability suite of issue 5 at full counts (about 20 minutes on 2 cores): faults at 5-30%
+# against a fault-free run cell for cell, SIGKILLs of backfills and reverse syncs, concurrent
+# runs on one DuckDB file, bad input with exact messages, secrets searched everywhere. Prints
+# one table and writes the figures to docs/reliability.md; `make test` runs a small sample.
+reliability: $(INSTALLED)
+	$(PY) -m aircall_assets.reliability --full $(RELIABILITY_ARGS)

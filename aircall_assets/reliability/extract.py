@@ -28,7 +28,8 @@ from aircall_assets.warehouse import WarehouseIOManager
 KEYED = tuple(t.name for t in TABLES.values() if t.is_partitioned)
 FULL = tuple(t.name for t in TABLES.values() if not t.is_partitioned)
 ALL = tuple(TABLES)
-QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
+# Failures are collected from the events; the console would only repeat them.
+QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 
 
 def settings_for(first: date, tables: dict[str, Any] | None = None) -> Settings:
@@ -67,6 +68,7 @@ def extract(
 ) -> list[dg.ExecuteInProcessResult]:
     """Key-based tables over ``[first, last]`` in one run, then the full tables in another."""
     settings = settings or settings_for(first)
+    run_config = {**QUIET, **(run_config or {})}
     chosen: list[Table] = [TABLES[n] for n in tables]
     resources = {"aircall": resource, "warehouse_io_manager": WarehouseIOManager(path=str(db))}
     results = []
@@ -79,7 +81,7 @@ def extract(
                 resources=resources,
                 tags=range_tags(first, last),
                 instance=instance,
-                run_config=run_config if run_config is not None else QUIET,
+                run_config=run_config,
                 raise_on_error=False,
             )
         )
@@ -89,7 +91,7 @@ def extract(
                 full,
                 resources=resources,
                 instance=instance,
-                run_config=run_config if run_config is not None else QUIET,
+                run_config=run_config,
                 raise_on_error=False,
             )
         )

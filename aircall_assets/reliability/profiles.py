@@ -35,6 +35,7 @@ class Profile:
     # Concurrency: this many processes started at once on one DuckDB file.
     concurrent_runs: int = 3
     concurrency_rounds: tuple[str, ...] = ("flock",)  # instance configs, see concurrency.ROUNDS
+    secrets_cli_runs: int = 2  # `dagster` CLI runs whose stdout/stderr are searched (max 4)
 
     @property
     def start(self) -> date:
@@ -84,6 +85,7 @@ FULL = Profile(
     reverse_rows_per_round=10,
     concurrent_runs=8,
     concurrency_rounds=("pool", "flock"),
+    secrets_cli_runs=4,
 )
 
 PROFILES = {p.name: p for p in (SMALL, FULL)}

@@ -149,7 +149,7 @@ def run_sync(
         "ops": {SYNC_OP: {"config": {"destination": destination, **config}}}
     }
     if quiet:
-        run_config["loggers"] = {"console": {"config": {"log_level": "ERROR"}}}
+        run_config["loggers"] = {"console": {"config": {"log_level": "CRITICAL"}}}
     return sync_job(settings, resource, db).execute_in_process(
         run_config=run_config, raise_on_error=False, instance=instance
     )
