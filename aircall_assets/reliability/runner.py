@@ -6,7 +6,8 @@ import logging
 import time
 import traceback
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, redirect_stderr
 from pathlib import Path
 
 from .profiles import Profile
@@ -57,34 +58,45 @@ def run(
     echo: Callable[[str], None] = print,
 ) -> list[ScenarioResult]:
     workdir.mkdir(parents=True, exist_ok=True)
-    quiet_logs(workdir / "reliability.log")
     results = []
-    for group, entries in scenarios().items():
-        if only and group not in only:
-            continue
-        for name, scenario in entries:
-            echo(f"[reliability] {name} ...")
-            result = run_one(name, scenario, profile, workdir)
-            echo(
-                f"[reliability] {name}: {'ok' if result.ok else 'FAILED'} in {result.seconds:.0f}s"
-            )
-            results.append(result)
+    with (
+        quiet_logs(workdir / "reliability.log"),
+        open(workdir / "stderr.log", "a", encoding="utf-8") as stderr,
+        redirect_stderr(stderr),
+    ):
+        for group, entries in scenarios().items():
+            if only and group not in only:
+                continue
+            for name, scenario in entries:
+                echo(f"[reliability] {name} ...")
+                result = run_one(name, scenario, profile, workdir)
+                verdict = "ok" if result.ok else "FAILED"
+                echo(f"[reliability] {name}: {verdict} in {result.seconds:.0f}s")
+                results.append(result)
     return results
 
 
-def quiet_logs(path: Path) -> None:
-    """Client warnings (429 waits, lost answers) go to a file, not between the table rows."""
-    warnings.filterwarnings("ignore", category=DeprecationWarning)
+@contextmanager
+def quiet_logs(path: Path) -> Iterator[None]:
+    """Client warnings (429 waits, lost answers) and ``sys.stderr`` (the simulator's server
+    prints a traceback each time a killed child's connection resets) go to files in the work
+    directory, not between the table rows. Restored afterwards."""
+    logger = logging.getLogger("aircall_assets")
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+    propagate = logger.propagate
+    logger.addHandler(handler)
+    logger.propagate = False
     try:
-        import dagster as dg
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            warnings.simplefilter("ignore", FutureWarning)
+            import dagster as dg
 
-        warnings.filterwarnings("ignore", category=dg.BetaWarning)
-        warnings.filterwarnings("ignore", category=dg.PreviewWarning)
-    except (ImportError, AttributeError):
-        pass
-    root = logging.getLogger("aircall_assets")
-    if not any(isinstance(h, logging.FileHandler) for h in root.handlers):
-        handler = logging.FileHandler(path, encoding="utf-8")
-        handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
-        root.addHandler(handler)
-        root.propagate = False
+            warnings.simplefilter("ignore", dg.BetaWarning)
+            warnings.simplefilter("ignore", dg.PreviewWarning)
+            yield
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = propagate
+        handler.close()

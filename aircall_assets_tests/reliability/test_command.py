@@ -41,3 +41,13 @@ def test_a_scenario_that_raises_is_a_failed_row_not_a_crash(monkeypatch, tmp_pat
     out = capsys.readouterr().out
     assert code == 1
     assert "broken: FAILED: the scenario raised RuntimeError: rig exploded" in out
+
+
+def test_the_logging_is_given_back_after_a_run(monkeypatch, tmp_path, capsys):
+    import logging
+
+    logger = logging.getLogger("aircall_assets")
+    before = (logger.propagate, list(logger.handlers))
+    monkeypatch.setattr(runner, "scenarios", fake_groups(found_duplicate=False))
+    command.main(["--workdir", str(tmp_path), "--no-doc", "--only", "faults"])
+    assert (logger.propagate, list(logger.handlers)) == before
