@@ -236,7 +236,7 @@ def build_sync_op(settings: Settings) -> dg.OpDefinition:
             )
         summary = _counts_text(counts)
         if counts.unsettled:
-            reason = f"; stopped early: {sync.stopped}" if sync.stopped else ""
+            reason = f"; stopped early: {sync.stopped.rstrip('.')}" if sync.stopped else ""
             raise dg.Failure(
                 description=f"'{destination.name}': {counts.unsettled} row(s) without a definitive "
                 f"answer ({summary}){reason}. Run again to retry them; see aircall_sync.responses.",

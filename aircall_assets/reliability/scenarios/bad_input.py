@@ -620,7 +620,7 @@ def reverse_answer_cases(h: Harness) -> None:
         "wrong credentials (reverse sync)",
         f"'{reverse.DESTINATION}': 3 row(s) without a definitive answer (rows=3, failed=1, "
         "not_attempted=2, requests=1); stopped early: Aircall rejected the credentials (403 on "
-        f"POST /v1/contacts). {CREDENTIAL_HELP}. Run again to retry them; see "
+        f"POST /v1/contacts). {CREDENTIAL_HELP} Run again to retry them; see "
         "aircall_sync.responses.",
         failure_description([outcome]),
         db=None,
