@@ -1,9 +1,9 @@
 """Kill plans and kill-point classification shared by the crash scenarios.
 
 A kill plan spreads SIGKILLs over a child's measured run: some anywhere from spawn to exit,
-some once the work has begun (imports done), and some inside the DuckDB merge transaction of a
-chosen table (the child kills itself a random fraction of that transaction's measured duration
-after BEGIN). The child's markers then tell where each kill actually landed.
+some while the work runs (imports done, run not yet returned), and some inside the DuckDB merge
+transaction of a chosen table (the child kills itself a random fraction of that transaction's
+measured duration after BEGIN). The child's markers then tell where each kill actually landed.
 """
 
 from __future__ import annotations
@@ -24,7 +24,8 @@ class Timing:
     """Phases of a calibration run, in seconds after spawn."""
 
     total: float
-    work_start: float
+    work_start: float  # imports done, the run begins
+    work_end: float  # the run returned (what follows is interpreter teardown)
     merges: dict[str, float]  # table -> seconds from BEGIN to the end of COMMIT
 
 
@@ -44,6 +45,7 @@ def read_markers(path: Path) -> list[tuple[float, str, str]]:
 
 def timing(markers: list[tuple[float, str, str]], spawned: float, ended: float) -> Timing:
     work = next((t for t, p, _ in markers if p == "start"), spawned) - spawned
+    done = next((t for t, p, _ in markers if p == "done"), ended) - spawned
     merges: dict[str, float] = {}
     table, begun = None, None
     for t, phase, detail in markers:
@@ -54,7 +56,9 @@ def timing(markers: list[tuple[float, str, str]], spawned: float, ended: float) 
         elif phase == "main-sql" and detail == "DETACH" and table and begun is not None:
             merges[table] = t - begun  # DETACH is sent once COMMIT returned
             table = None
-    return Timing(total=ended - spawned, work_start=max(work, 0.0), merges=merges)
+    return Timing(
+        total=ended - spawned, work_start=max(work, 0.0), work_end=max(done, work), merges=merges
+    )
 
 
 def landing(markers: list[tuple[float, str, str]]) -> str:
@@ -103,8 +107,9 @@ def plan(rng: random.Random, index: int, measured: Timing, tables: list[str]) ->
             sorted(t for t in tables if t in measured.merges) or sorted(measured.merges)
         )
         return KillPoint("merge", rng.uniform(0.0, measured.merges[table] * 1.2), table)
-    low = measured.work_start if mode == "work" else 0.0
-    return KillPoint(mode, rng.uniform(low, measured.total))
+    if mode == "work":
+        return KillPoint(mode, rng.uniform(measured.work_start, measured.work_end))
+    return KillPoint(mode, rng.uniform(0.0, measured.total))
 
 
 def kill_group_after(proc: subprocess.Popen, delay: float) -> None:

@@ -247,8 +247,9 @@ def _reverse_plan(rng: random.Random, index: int, measured, rows: int):
             ],
             None,
         )
-    low = measured.work_start if mode == "work" else 0.0
-    return mode, [], rng.uniform(low, measured.total)
+    if mode == "work":
+        return mode, [], rng.uniform(measured.work_start, measured.work_end)
+    return mode, [], rng.uniform(0.0, measured.total)
 
 
 def run_reverse_crashes(profile: Profile, workdir: Path) -> ScenarioResult:
