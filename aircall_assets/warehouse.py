@@ -140,7 +140,7 @@ class Warehouse:
         if not self.path.exists():
             return False
         with self.connect(read_only=True) as con:
-            return _table_exists(con, schema, table)
+            return table_exists_in(con, schema, table)
 
     # -- loads -----------------------------------------------------------------------------
 
@@ -250,7 +250,7 @@ class Warehouse:
 
     def read_frame(self, schema: str, table: str) -> pd.DataFrame:
         with self.connect(read_only=True) as con:
-            if not _table_exists(con, schema, table):
+            if not table_exists_in(con, schema, table):
                 raise LookupError(
                     f"table {schema}.{table} does not exist in {self.path}: materialize it first"
                 )
@@ -271,7 +271,8 @@ def _sql_str(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
+def table_exists_in(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
+    """Whether ``schema.table`` exists in the attached warehouse (not in a staging file)."""
     found = con.execute(
         "SELECT count(*) FROM information_schema.tables WHERE table_catalog = current_database() "
         "AND table_schema = ? AND table_name = ?",
@@ -285,7 +286,7 @@ def _ensure_columns(
 ) -> None:
     """Create the typed table, or add the newly selected columns (old ones are kept)."""
     target = f"{quote(schema)}.{quote(table)}"
-    if not _table_exists(con, schema, table):
+    if not table_exists_in(con, schema, table):
         con.execute(f"CREATE TABLE {target} ({_column_ddl(fields)})")
         return
     existing = {

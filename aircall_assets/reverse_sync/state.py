@@ -27,7 +27,7 @@ import duckdb
 import orjson
 
 from aircall_assets.reverse_sync.payloads import json_safe
-from aircall_assets.warehouse import quote
+from aircall_assets.warehouse import quote, table_exists_in
 
 SCHEMA = "aircall_sync"
 STATE_TABLE = "state"
@@ -129,15 +129,6 @@ def _body_json(body: Any) -> str | None:
     return blob.decode()
 
 
-def _table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
-    found = con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_catalog = current_database() "
-        "AND table_schema = ? AND table_name = ?",
-        [schema, table],
-    ).fetchone()
-    return bool(found and found[0])
-
-
 def read_source(
     con: duckdb.DuckDBPyConnection, schema: str, table: str
 ) -> tuple[list[str], list[dict[str, Any]]]:
@@ -147,7 +138,7 @@ def read_source(
     materialization, so the sync always pushes the table's present state. Rows are held in
     memory; a source is rows *to push* and at 60 requests a minute a day holds ~86k of them.
     """
-    if not _table_exists(con, schema, table):
+    if not table_exists_in(con, schema, table):
         raise SourceMissing(f"source table {schema}.{table} does not exist: materialize it first")
     cursor = con.execute(f"SELECT * FROM {quote(schema)}.{quote(table)}")
     description = cursor.description or []
@@ -192,7 +183,7 @@ class SyncStore:
 
     def load(self, destination: str) -> dict[str, StateRow]:
         """The state of every row key of one destination (empty before the first run)."""
-        if not _table_exists(self.con, SCHEMA, STATE_TABLE):
+        if not table_exists_in(self.con, SCHEMA, STATE_TABLE):
             return {}
         names = ", ".join(quote(c) for c in STATE_COLUMNS)
         rows = self.con.execute(
@@ -222,7 +213,7 @@ class SyncStore:
         self._transaction(work)
 
     def response_count(self) -> int:
-        if not _table_exists(self.con, SCHEMA, RESPONSES_TABLE):
+        if not table_exists_in(self.con, SCHEMA, RESPONSES_TABLE):
             return 0
         (count,) = self.con.execute(
             f"SELECT count(*) FROM {quote(SCHEMA)}.{quote(RESPONSES_TABLE)}"
