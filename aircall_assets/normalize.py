@@ -208,8 +208,7 @@ class _Chunk:
     def frame(self) -> pd.DataFrame:
         """The chunk as a typed DataFrame; the chunk starts empty again."""
         arrays = {
-            f.name: _array(f, column)
-            for f, column in zip(self.fields, self.columns, strict=True)
+            f.name: _array(f, column) for f, column in zip(self.fields, self.columns, strict=True)
         }
         frame = pd.DataFrame(arrays, index=pd.RangeIndex(self.rows))
         self._reset()

@@ -31,7 +31,7 @@ def resource_for(sim, **overrides) -> AircallResource:
 
 
 def query(path: str | Path, sql: str, params=None) -> list[tuple]:
-    """Read-only query; the file is attached as ``wh`` (``aircall.duckdb`` vs schema ``aircall``)."""
+    """Read-only query, the file attached as ``wh`` (a file aircall.duckdb vs schema aircall)."""
     with duckdb.connect() as con:
         con.execute("SET TimeZone = 'UTC'")
         con.execute(f"ATTACH '{path}' AS wh (READ_ONLY)")

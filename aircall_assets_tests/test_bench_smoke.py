@@ -23,9 +23,19 @@ SMOKE_CASES = "1,2,3,4,5,6"
 def smoke(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("bench")
     command = [
-        sys.executable, "-m", "aircall_assets.bench", "--smoke", "--no-peers",
-        "--cases", SMOKE_CASES, "--output", str(tmp / "benchmarks.md"),
-        "--json", str(tmp / "bench.json"), "--workdir", str(tmp / "work"),
+        sys.executable,
+        "-m",
+        "aircall_assets.bench",
+        "--smoke",
+        "--no-peers",
+        "--cases",
+        SMOKE_CASES,
+        "--output",
+        str(tmp / "benchmarks.md"),
+        "--json",
+        str(tmp / "bench.json"),
+        "--workdir",
+        str(tmp / "work"),
     ]
     done = subprocess.run(command, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]

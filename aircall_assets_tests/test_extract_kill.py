@@ -45,11 +45,16 @@ def run_child(sim, db, first: date, last: date, rpm: int = 0) -> subprocess.Pope
     env = {**os.environ, "SIM_URL": sim.base_url, "DB": str(db), "RPM": str(rpm)}
     return subprocess.Popen(
         [sys.executable, "-c", CHILD, first.isoformat(), last.isoformat()],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
     )
 
 
-def test_sigkill_during_backfill_keeps_previous_rows_and_rerun_converges(simulator_factory, tmp_path):
+def test_sigkill_during_backfill_keeps_previous_rows_and_rerun_converges(
+    simulator_factory, tmp_path
+):
     start = utc_today() - timedelta(days=4)
     sim = simulator_factory(start_date=start, days=4, calls_per_day=300)
     db = tmp_path / "w.duckdb"

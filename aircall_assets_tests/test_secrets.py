@@ -41,8 +41,13 @@ def test_no_secret_in_any_output_of_passing_and_failing_runs(
 ):
     start = utc_today() - timedelta(days=3)
     sim = simulator_factory(
-        start_date=start, days=3, calls_per_day=30, api_id=API_ID, api_token=TOKEN,
-        fault_rate=0.2, fault_kinds=("5xx", "drop", "truncate"),
+        start_date=start,
+        days=3,
+        calls_per_day=30,
+        api_id=API_ID,
+        api_token=TOKEN,
+        fault_rate=0.2,
+        fault_kinds=("5xx", "drop", "truncate"),
     )
     settings = parse_settings({"history_start": start.isoformat()})
     db = tmp_path / "w.duckdb"
@@ -57,7 +62,10 @@ def test_no_secret_in_any_output_of_passing_and_failing_runs(
                 assets,
                 instance=instance,
                 partition_key=start.isoformat(),
-                resources={"aircall": resource, "warehouse_io_manager": WarehouseIOManager(path=str(db))},
+                resources={
+                    "aircall": resource,
+                    "warehouse_io_manager": WarehouseIOManager(path=str(db)),
+                },
                 raise_on_error=False,
             )
             texts.append(str(result.success))

@@ -149,9 +149,14 @@ def machine_description(peers: Interpreter | None, airbyte: Interpreter | None) 
         )
     if airbyte and airbyte.python:
         out = subprocess.run(
-            [airbyte.python, "-c", "import platform; from importlib.metadata import version; "
-             "print(platform.python_version(), version('airbyte-cdk'))"],
-            capture_output=True, text=True,
+            [
+                airbyte.python,
+                "-c",
+                "import platform; from importlib.metadata import version; "
+                "print(platform.python_version(), version('airbyte-cdk'))",
+            ],
+            capture_output=True,
+            text=True,
         ).stdout.split()
         if len(out) == 2:
             lines.append(

@@ -109,10 +109,24 @@ class SimulatorProcess:
 
     def __enter__(self) -> SimulatorProcess:
         command = [
-            sys.executable, "-m", "aircall_assets.simulator", "--host", "127.0.0.1",
-            "--port", "0", "--start-date", self.start_date, "--days", str(self.days),
-            "--calls-per-day", str(self.calls_per_day), "--api-id", API_ID,
-            "--api-token", API_TOKEN, *self.extra_args,
+            sys.executable,
+            "-m",
+            "aircall_assets.simulator",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--start-date",
+            self.start_date,
+            "--days",
+            str(self.days),
+            "--calls-per-day",
+            str(self.calls_per_day),
+            "--api-id",
+            API_ID,
+            "--api-token",
+            API_TOKEN,
+            *self.extra_args,
         ]
         if self.rpm is not None:
             command += ["--rpm", str(self.rpm)]
@@ -121,9 +135,7 @@ class SimulatorProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         stderr = open(self.log_path, "ab")
         try:
-            self._proc = subprocess.Popen(
-                command, stdout=subprocess.PIPE, stderr=stderr, text=True
-            )
+            self._proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=stderr, text=True)
         finally:
             stderr.close()
         assert self._proc.stdout is not None

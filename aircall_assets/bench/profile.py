@@ -43,14 +43,23 @@ def fold(raw: str) -> tuple[int, Counter[str], Counter[str]]:
     return total, own, inclusive
 
 
-def profile_worker(
-    py_spy: str, params: dict[str, Any], out_dir: Path, top: int = 25
-) -> str:
+def profile_worker(py_spy: str, params: dict[str, Any], out_dir: Path, top: int = 25) -> str:
     """Run ``ours.py`` under py-spy; the folded summary as text (also saved beside the raw)."""
     raw_path = out_dir / "profile.raw.txt"
     command = [
-        py_spy, "record", "--rate", "200", "--idle", "--format", "raw", "--output",
-        str(raw_path), "--", sys.executable, str(WORKERS_DIR / "ours.py"), json.dumps(params),
+        py_spy,
+        "record",
+        "--rate",
+        "200",
+        "--idle",
+        "--format",
+        "raw",
+        "--output",
+        str(raw_path),
+        "--",
+        sys.executable,
+        str(WORKERS_DIR / "ours.py"),
+        json.dumps(params),
     ]
     done = subprocess.run(command, capture_output=True, text=True)
     if done.returncode != 0 or not raw_path.exists():
@@ -60,9 +69,20 @@ def profile_worker(
     lines += [f"  {n / total:6.1%}  {name}" for name, n in own.most_common(top)]
     lines += ["", "inclusive (project code and the libraries it calls):"]
     ours = [
-        (name, n) for name, n in inclusive.most_common()
-        if any(m in name for m in ("normalize.py", "warehouse.py", "client.py", "assets.py",
-                                   "sessions.py", "frame.py", "materialize.py"))
+        (name, n)
+        for name, n in inclusive.most_common()
+        if any(
+            m in name
+            for m in (
+                "normalize.py",
+                "warehouse.py",
+                "client.py",
+                "assets.py",
+                "sessions.py",
+                "frame.py",
+                "materialize.py",
+            )
+        )
     ]
     lines += [f"  {n / total:6.1%}  {name}" for name, n in ours[:top]]
     text = "\n".join(lines)

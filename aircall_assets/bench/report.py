@@ -8,7 +8,14 @@ from pathlib import Path
 from typing import Any
 
 COLUMNS = (
-    "case", "tool", "records", "requests", "wall s", "records/s", "peak RSS MB", "ratio to ours"
+    "case",
+    "tool",
+    "records",
+    "requests",
+    "wall s",
+    "records/s",
+    "peak RSS MB",
+    "ratio to ours",
 )
 BEGIN = "<!-- bench:results:begin (written by `make bench`; edit outside these markers) -->"
 END = "<!-- bench:results:end -->"

@@ -128,12 +128,19 @@ class Bench:
 
     def simulator(self, first: date, days: int, calls_per_day: int, **kw: Any) -> SimulatorProcess:
         return SimulatorProcess(
-            start_date=first.isoformat(), days=days, calls_per_day=calls_per_day,
-            log_path=self.workdir / "simulator.log", **kw,
+            start_date=first.isoformat(),
+            days=days,
+            calls_per_day=calls_per_day,
+            log_path=self.workdir / "simulator.log",
+            **kw,
         )
 
     def run(
-        self, sim: SimulatorProcess, python: str, script: str, params: dict[str, Any],
+        self,
+        sim: SimulatorProcess,
+        python: str,
+        script: str,
+        params: dict[str, Any],
         repeats: int = 1,
     ) -> tuple[WorkerRun, int, int]:
         """Run a worker ``repeats`` times (fresh process each); the median run by wall time.
@@ -144,8 +151,11 @@ class Bench:
         for _ in range(repeats):
             sim.reset_stats()
             run = run_worker(
-                python, script, {**sim.common_params(), "workdir": str(self.workdir), **params},
-                log_path=self.log, timeout=self.sizes.worker_timeout,
+                python,
+                script,
+                {**sim.common_params(), "workdir": str(self.workdir), **params},
+                log_path=self.log,
+                timeout=self.sizes.worker_timeout,
             )
             runs.append((run, sim.stats()["requests"]))
         runs.sort(key=lambda pair: pair[0]["wall_s"])
@@ -156,14 +166,24 @@ class Bench:
 
 
 def _row(
-    case: str, tool: str, measured: tuple[WorkerRun, int, int], expected: int | None = None,
+    case: str,
+    tool: str,
+    measured: tuple[WorkerRun, int, int],
+    expected: int | None = None,
     ref: bool = False,
 ) -> Row:
     run, requests, runs = measured
     label = tool if runs == 1 else f"{tool} [median of {runs}]"
     return Row(
-        case, label, run["records"], requests, run["wall_s"], run.peak_rss_mb, ref=ref,
-        expected_records=expected, extra=dict(run.result),
+        case,
+        label,
+        run["records"],
+        requests,
+        run["wall_s"],
+        run.peak_rss_mb,
+        ref=ref,
+        expected_records=expected,
+        extra=dict(run.result),
     )
 
 
@@ -197,15 +217,30 @@ def case_throughput(bench: Bench) -> CaseResult:
         # The first pass makes the simulator generate and cache every page: untimed.
         bench.run(sim, sys.executable, "ceiling.py", common)
         tool = f"ours: materialize, {s.throughput_days} daily partitions in one run"
-        ours = _try("1", tool, lambda: _row(
-            "1", tool,
-            _ours_range(bench, sim, common, first, s.repeats), expected=truth, ref=True,
-        ), result)
+        ours = _try(
+            "1",
+            tool,
+            lambda: _row(
+                "1",
+                tool,
+                _ours_range(bench, sim, common, first, s.repeats),
+                expected=truth,
+                ref=True,
+            ),
+            result,
+        )
         peers = _throughput_peers(bench, sim, "1", common, truth, result)
-        ceiling = _try("1", "ceiling: bare requests + orjson loop", lambda: _row(
-            "1", "ceiling: bare requests + orjson loop",
-            bench.run(sim, sys.executable, "ceiling.py", common, s.repeats), expected=truth,
-        ), result)
+        ceiling = _try(
+            "1",
+            "ceiling: bare requests + orjson loop",
+            lambda: _row(
+                "1",
+                "ceiling: bare requests + orjson loop",
+                bench.run(sim, sys.executable, "ceiling.py", common, s.repeats),
+                expected=truth,
+            ),
+            result,
+        )
     fill_ratios(result.rows)
     _throughput_goals("1", ours, peers, ceiling, result)
     result.notes.append(
@@ -222,7 +257,9 @@ def _ours_range(
     # history_start the day before: the range is not the first partition, so ours reads
     # exactly the same windows as the others (the first partition also reads "older").
     params = {
-        "mode": "range", "history_start": (first - timedelta(days=1)).isoformat(), **common,
+        "mode": "range",
+        "history_start": (first - timedelta(days=1)).isoformat(),
+        **common,
         **extra,
     }
     run, requests, runs = bench.run(sim, sys.executable, "ours.py", params, repeats)
@@ -230,8 +267,13 @@ def _ours_range(
 
 
 def _throughput_peers(
-    bench: Bench, sim: SimulatorProcess, case: str, common: dict, truth: int,
-    result: CaseResult, dlt_formats: tuple[str, ...] = ("jsonl",),
+    bench: Bench,
+    sim: SimulatorProcess,
+    case: str,
+    common: dict,
+    truth: int,
+    result: CaseResult,
+    dlt_formats: tuple[str, ...] = ("jsonl",),
 ) -> list[Row]:
     s = bench.sizes
     peers = bench.peers
@@ -245,24 +287,42 @@ def _throughput_peers(
     }
     for fmt in dlt_formats:
         tool = labels[fmt]
-        row = _try(case, tool, lambda fmt=fmt, tool=tool: _row(
-            case, tool,
-            bench.run(sim, peers.python, "dlt_rest.py", {**common, "loader_file_format": fmt}),
-            expected=truth,
-        ), result)
+        row = _try(
+            case,
+            tool,
+            lambda fmt=fmt, tool=tool: _row(
+                case,
+                tool,
+                bench.run(sim, peers.python, "dlt_rest.py", {**common, "loader_file_format": fmt}),
+                expected=truth,
+            ),
+            result,
+        )
         if row:
             rows.append(row)
     tool = "naive: requests loop → DuckDBPandasIOManager"
-    row = _try(case, tool, lambda: _row(
-        case, tool, bench.run(sim, peers.python, "naive.py", common, s.repeats), expected=truth,
-    ), result)
+    row = _try(
+        case,
+        tool,
+        lambda: _row(
+            case,
+            tool,
+            bench.run(sim, peers.python, "naive.py", common, s.repeats),
+            expected=truth,
+        ),
+        result,
+    )
     if row:
         rows.append(row)
     return rows
 
 
 def _throughput_goals(
-    case: str, ours: Row | None, peers: list[Row], ceiling: Row | None, result: CaseResult,
+    case: str,
+    ours: Row | None,
+    peers: list[Row],
+    ceiling: Row | None,
+    result: CaseResult,
     with_ceiling: bool = True,
 ) -> None:
     if ours is None or not ours.records_per_s:
@@ -272,22 +332,30 @@ def _throughput_goals(
     if measured_peers:
         fastest = max(measured_peers, key=lambda p: p.records_per_s or 0)
         times = ours.records_per_s / (fastest.records_per_s or 1)
-        result.goals.append(Goal(
-            case, "ours ≥ 2× the fastest peer",
-            f"{times:.1f}× {fastest.tool.split(' [')[0]}", times >= 2.0,
-        ))
+        result.goals.append(
+            Goal(
+                case,
+                "ours ≥ 2× the fastest peer",
+                f"{times:.1f}× {fastest.tool.split(' [')[0]}",
+                times >= 2.0,
+            )
+        )
     else:
         result.goals.append(Goal(case, "ours ≥ 2× the fastest peer", "no peer measured", None))
     if with_ceiling and ceiling and ceiling.records_per_s:
         share = ours.records_per_s / ceiling.records_per_s
-        result.goals.append(Goal(
-            case, "ours ≥ 60% of the fetch+parse ceiling", f"{share:.0%}", share >= 0.60
-        ))
+        result.goals.append(
+            Goal(case, "ours ≥ 60% of the fetch+parse ceiling", f"{share:.0%}", share >= 0.60)
+        )
     correct = ours.records == ours.expected_records and ours.extra.get("checks_passed", True)
-    result.goals.append(Goal(
-        case, "ours loads exactly the API's records (asset checks pass)",
-        f"{ours.records:,} of {ours.expected_records:,}", bool(correct),
-    ))
+    result.goals.append(
+        Goal(
+            case,
+            "ours loads exactly the API's records (asset checks pass)",
+            f"{ours.records:,} of {ours.expected_records:,}",
+            bool(correct),
+        )
+    )
 
 
 # -- case 1b: under the 10k cap, with Airbyte ------------------------------------------------
@@ -302,21 +370,43 @@ def case_under_cap(bench: Bench) -> CaseResult:
         truth = sim.calls_total(day_windows(first, s.cap_days))
         common = {"first_day": first.isoformat(), "days": s.cap_days}
         bench.run(sim, sys.executable, "ceiling.py", common)
-        ours = _try("1b", "ours: materialize, one run", lambda: _row(
-            "1b", "ours: materialize, one run", _ours_range(bench, sim, common, first, s.repeats),
-            expected=truth, ref=True,
-        ), result)
+        ours = _try(
+            "1b",
+            "ours: materialize, one run",
+            lambda: _row(
+                "1b",
+                "ours: materialize, one run",
+                _ours_range(bench, sim, common, first, s.repeats),
+                expected=truth,
+                ref=True,
+            ),
+            result,
+        )
         peers: list[Row] = []
         airbyte = bench.airbyte
         tool = "Airbyte source-aircall 0.3.0 → JSON lines"
         if airbyte.python is None:
             result.notes.append(f"case 1b: Airbyte not run: {airbyte.reason}")
         else:
-            row = _try("1b", tool, lambda: _row(
-                "1b", tool, bench.run(sim, airbyte.python, "airbyte.py", {
-                    **common, "start_date": first.isoformat(),
-                }), expected=truth,
-            ), result)
+            row = _try(
+                "1b",
+                tool,
+                lambda: _row(
+                    "1b",
+                    tool,
+                    bench.run(
+                        sim,
+                        airbyte.python,
+                        "airbyte.py",
+                        {
+                            **common,
+                            "start_date": first.isoformat(),
+                        },
+                    ),
+                    expected=truth,
+                ),
+                result,
+            )
             if row:
                 peers.append(row)
                 dupes = row.records - row.extra.get("unique_ids", row.records)
@@ -329,10 +419,17 @@ def case_under_cap(bench: Bench) -> CaseResult:
         peers += _throughput_peers(
             bench, sim, "1b", common, truth, result, dlt_formats=("jsonl", "insert_values")
         )
-        ceiling = _try("1b", "ceiling: bare requests + orjson loop", lambda: _row(
-            "1b", "ceiling: bare requests + orjson loop",
-            bench.run(sim, sys.executable, "ceiling.py", common, s.repeats), expected=truth,
-        ), result)
+        ceiling = _try(
+            "1b",
+            "ceiling: bare requests + orjson loop",
+            lambda: _row(
+                "1b",
+                "ceiling: bare requests + orjson loop",
+                bench.run(sim, sys.executable, "ceiling.py", common, s.repeats),
+                expected=truth,
+            ),
+            result,
+        )
     fill_ratios(result.rows)
     # The ceiling goal is case 1's: at 10k calls a run's fixed cost (Dagster, DuckDB files)
     # is most of ours, none of the bare loop's.
@@ -370,14 +467,26 @@ def case_rate_limit(bench: Bench) -> CaseResult:
         truth = sim.calls_total(day_windows(first, s.rate_days))
         time.sleep(window)  # the totals above opened a server window; let it close
         params = {
-            "mode": "range", "history_start": first.isoformat(), "first_day": first.isoformat(),
-            "days": s.rate_days, "rpm": limit, "rate_window": window,
+            "mode": "range",
+            "history_start": first.isoformat(),
+            "first_day": first.isoformat(),
+            "days": s.rate_days,
+            "rpm": limit,
+            "rate_window": window,
         }
         tool = f"ours, budget = limit = {limit}/{window:g}s"
-        row = _try("2", tool, lambda: _row(
-            "2", tool, bench.run(sim, sys.executable, "ours.py", params),
-            expected=truth, ref=True,
-        ), result)
+        row = _try(
+            "2",
+            tool,
+            lambda: _row(
+                "2",
+                tool,
+                bench.run(sim, sys.executable, "ours.py", params),
+                expected=truth,
+                ref=True,
+            ),
+            result,
+        )
         stats = sim.stats(with_log=True) if row else None
     if row is None or stats is None:
         result.goals.append(Goal("2", "≥ 97% of the budget used, 0 429s", "ours failed", False))
@@ -390,16 +499,25 @@ def case_rate_limit(bench: Bench) -> CaseResult:
     needed = row.requests or 0
     floor = needed / limit * window
     fill_ratios(result.rows)
-    result.goals.append(Goal(
-        "2", "≥ 97% of the budget used per window", f"{used:.1%} (requests per window "
-        f"{counts})", used >= 0.97,
-    ))
-    result.goals.append(Goal("2", "0 429s when the budget equals the limit", str(rejected),
-                             rejected == 0))
-    result.goals.append(Goal(
-        "2", "wall time against the floor (requests / limit windows)",
-        f"{row.wall_s:.1f}s vs {floor:.1f}s ({(row.wall_s or 0) / floor:.2f}×)", None,
-    ))
+    result.goals.append(
+        Goal(
+            "2",
+            "≥ 97% of the budget used per window",
+            f"{used:.1%} (requests per window {counts})",
+            used >= 0.97,
+        )
+    )
+    result.goals.append(
+        Goal("2", "0 429s when the budget equals the limit", str(rejected), rejected == 0)
+    )
+    result.goals.append(
+        Goal(
+            "2",
+            "wall time against the floor (requests / limit windows)",
+            f"{row.wall_s:.1f}s vs {floor:.1f}s ({(row.wall_s or 0) / floor:.2f}×)",
+            None,
+        )
+    )
     result.notes.append(
         f"case 2: simulator limit {limit} requests per {window:g}s fixed window (scaled from "
         f"Aircall's per-minute limit), client budget {limit} per {window:g}s; {truth:,} calls "
@@ -423,29 +541,57 @@ def case_backfill(bench: Bench) -> CaseResult:
         truth = sim.calls_total(day_windows(first, days))
         common = {"first_day": first.isoformat(), "days": days, "history_start": first.isoformat()}
         bench.run(sim, sys.executable, "ceiling.py", common)
-        single = _try("3", f"ours: {days} partitions, one run", lambda: _row(
-            "3", f"ours: {days} partitions, one run",
-            bench.run(sim, sys.executable, "ours.py", {**common, "mode": "range"}, s.repeats),
-            expected=truth, ref=True,
-        ), result)
-        flat = _try("3", "ours: same range unpartitioned, one window", lambda: _row(
-            "3", "ours: same range unpartitioned, one window",
-            bench.run(sim, sys.executable, "ours.py", {**common, "mode": "unpartitioned"},
-                       s.repeats),
-            expected=truth,
-        ), result)
+        single = _try(
+            "3",
+            f"ours: {days} partitions, one run",
+            lambda: _row(
+                "3",
+                f"ours: {days} partitions, one run",
+                bench.run(sim, sys.executable, "ours.py", {**common, "mode": "range"}, s.repeats),
+                expected=truth,
+                ref=True,
+            ),
+            result,
+        )
+        flat = _try(
+            "3",
+            "ours: same range unpartitioned, one window",
+            lambda: _row(
+                "3",
+                "ours: same range unpartitioned, one window",
+                bench.run(
+                    sim, sys.executable, "ours.py", {**common, "mode": "unpartitioned"}, s.repeats
+                ),
+                expected=truth,
+            ),
+            result,
+        )
         sample = min(s.separate_runs_sample, days)
         tool = f"ours: {days} separate runs (estimated from {sample})"
         try:
-            run, requests, _ = bench.run(sim, sys.executable, "ours.py", {
-                **common, "mode": "separate_runs", "sample": sample,
-            })
+            run, requests, _ = bench.run(
+                sim,
+                sys.executable,
+                "ours.py",
+                {
+                    **common,
+                    "mode": "separate_runs",
+                    "sample": sample,
+                },
+            )
             runs = run["runs"]
             scale = days / runs
-            result.rows.append(Row(
-                "3", tool, truth, round(requests * scale), run["wall_s"] * scale,
-                run.peak_rss_mb, extra=dict(run.result),
-            ))
+            result.rows.append(
+                Row(
+                    "3",
+                    tool,
+                    truth,
+                    round(requests * scale),
+                    run["wall_s"] * scale,
+                    run.peak_rss_mb,
+                    extra=dict(run.result),
+                )
+            )
             result.notes.append(
                 f"case 3: {runs} of the {days} separate runs were made (partitions "
                 f"{run['partitions'][0]}..{run['partitions'][-1]}, in-process "
@@ -458,10 +604,14 @@ def case_backfill(bench: Bench) -> CaseResult:
     fill_ratios(result.rows)
     if single and flat and single.wall_s and flat.wall_s:
         ratio = single.wall_s / flat.wall_s
-        result.goals.append(Goal(
-            "3", "single run within 1.3× of the unpartitioned read",
-            f"{ratio:.2f}× ({single.wall_s:.1f}s vs {flat.wall_s:.1f}s)", ratio <= 1.3,
-        ))
+        result.goals.append(
+            Goal(
+                "3",
+                "single run within 1.3× of the unpartitioned read",
+                f"{ratio:.2f}× ({single.wall_s:.1f}s vs {flat.wall_s:.1f}s)",
+                ratio <= 1.3,
+            )
+        )
     else:
         result.goals.append(Goal("3", "single run within 1.3× of unpartitioned", "failed", False))
     result.notes.append(
@@ -479,32 +629,49 @@ def case_memory(bench: Bench) -> CaseResult:
     result = CaseResult()
     first = utc_today() - timedelta(days=s.memory_days + 1)
     measured: dict[str, Row] = {}
-    for label, per_day in (("small", s.memory_small_calls_per_day),
-                           ("big", s.memory_big_calls_per_day)):
+    for label, per_day in (
+        ("small", s.memory_small_calls_per_day),
+        ("big", s.memory_big_calls_per_day),
+    ):
         with bench.simulator(first, s.memory_days, per_day) as sim:
             truth = sim.calls_total(day_windows(first, s.memory_days))
             common = {"first_day": first.isoformat(), "days": s.memory_days}
             tool = f"ours: {truth:,}-call backfill"
-            row = _try("4", tool, lambda sim=sim, common=common, truth=truth, tool=tool,
-                       ref=(label == "big"): _row(
-                "4", tool, _ours_range(bench, sim, common, first, 1), expected=truth, ref=ref,
-            ), result)
+            row = _try(
+                "4",
+                tool,
+                lambda sim=sim, common=common, truth=truth, tool=tool, ref=(label == "big"): _row(
+                    "4",
+                    tool,
+                    _ours_range(bench, sim, common, first, 1),
+                    expected=truth,
+                    ref=ref,
+                ),
+                result,
+            )
             if row:
                 measured[label] = row
     fill_ratios(result.rows)
     big, small = measured.get("big"), measured.get("small")
     if big and small:
-        result.goals.append(Goal(
-            "4", f"peak RSS < 400 MB at {big.records or 0:,} calls",
-            f"{big.peak_rss_mb:.0f} MB", (big.peak_rss_mb or 1e9) < 400,
-        ))
+        result.goals.append(
+            Goal(
+                "4",
+                f"peak RSS < 400 MB at {big.records or 0:,} calls",
+                f"{big.peak_rss_mb:.0f} MB",
+                (big.peak_rss_mb or 1e9) < 400,
+            )
+        )
         growth = (big.peak_rss_mb or 0) / (small.peak_rss_mb or 1)
-        result.goals.append(Goal(
-            "4", "flat: peak RSS does not grow with the range",
-            f"{small.peak_rss_mb:.0f} MB → {big.peak_rss_mb:.0f} MB ({growth:.2f}×) for "
-            f"{(big.records or 0) / max(small.records or 1, 1):.0f}× the calls",
-            growth < 1.5,
-        ))
+        result.goals.append(
+            Goal(
+                "4",
+                "flat: peak RSS does not grow with the range",
+                f"{small.peak_rss_mb:.0f} MB → {big.peak_rss_mb:.0f} MB ({growth:.2f}×) for "
+                f"{(big.records or 0) / max(small.records or 1, 1):.0f}× the calls",
+                growth < 1.5,
+            )
+        )
     else:
         result.goals.append(Goal("4", "peak RSS < 400 MB", "failed", False))
     result.notes.append(
@@ -527,28 +694,43 @@ def case_incremental(bench: Bench) -> CaseResult:
         params = {"mode": "incremental", "history_start": first.isoformat()}
         try:
             run = run_worker(
-                sys.executable, "ours.py",
+                sys.executable,
+                "ours.py",
                 {**sim.common_params(), "workdir": str(bench.workdir), **params},
-                log_path=bench.log, timeout=s.worker_timeout,
+                log_path=bench.log,
+                timeout=s.worker_timeout,
             )
         except WorkerFailed as exc:
             result.rows.append(_failed("5", "ours: daily scheduled run", "failed"))
             result.notes.append(f"case 5: failed: {str(exc)[-600:]}")
-            result.goals.append(Goal("5", "≤ 1 request above the minimum per table", "failed",
-                                     False))
+            result.goals.append(
+                Goal("5", "≤ 1 request above the minimum per table", "failed", False)
+            )
             return result
     used, minimum = run["used"], run["minimum"]
     extra = {t: used[t] - minimum[t] for t in used}
-    result.rows.append(Row(
-        "5", f"ours: scheduled run, {run['runs']} runs, days {run['run_range'][0]}.."
-        f"{run['run_range'][1]}", None, run["requests"], run["wall_s"], run.peak_rss_mb,
-        ref=True, extra=dict(run.result),
-    ))
+    result.rows.append(
+        Row(
+            "5",
+            f"ours: scheduled run, {run['runs']} runs, days {run['run_range'][0]}.."
+            f"{run['run_range'][1]}",
+            None,
+            run["requests"],
+            run["wall_s"],
+            run.peak_rss_mb,
+            ref=True,
+            extra=dict(run.result),
+        )
+    )
     detail = ", ".join(f"{t} {used[t]}/{minimum[t]}" for t in used)
-    result.goals.append(Goal(
-        "5", "≤ 1 request above the minimum per table",
-        f"requests used/minimum: {detail}", all(v <= 1 for v in extra.values()),
-    ))
+    result.goals.append(
+        Goal(
+            "5",
+            "≤ 1 request above the minimum per table",
+            f"requests used/minimum: {detail}",
+            all(v <= 1 for v in extra.values()),
+        )
+    )
     result.notes.append(
         f"case 5: an account of {days} days ({s.incremental_calls_per_day} calls a day) loaded "
         "by a backfill, then the daily schedule's run requests executed on the unchanged "
@@ -569,16 +751,29 @@ def case_reverse(bench: Bench) -> CaseResult:
     limit, window, n = s.rate_limit, s.rate_window, s.reverse_contacts
     first = utc_today() - timedelta(days=2)
     with bench.simulator(first, 1, 1, rpm=limit, rate_window=window) as sim:
-        params = {"mode": "reverse", "history_start": first.isoformat(), "contacts": n,
-                  "rpm": limit, "rate_window": window}
+        params = {
+            "mode": "reverse",
+            "history_start": first.isoformat(),
+            "contacts": n,
+            "rpm": limit,
+            "rate_window": window,
+        }
         tool = f"ours: reverse sync, {n:,} contacts, budget = limit = {limit}/{window:g}s"
-        row = _try("6", tool, lambda: _row(
-            "6", tool, bench.run(sim, sys.executable, "ours.py", params), expected=n, ref=True,
-        ), result)
+        row = _try(
+            "6",
+            tool,
+            lambda: _row(
+                "6",
+                tool,
+                bench.run(sim, sys.executable, "ours.py", params),
+                expected=n,
+                ref=True,
+            ),
+            result,
+        )
         stats = sim.stats(with_log=True) if row else None
     if row is None or stats is None:
-        result.goals.append(Goal("6", "≥ 97% of the budget, 0 429s, 0 duplicates", "failed",
-                                 False))
+        result.goals.append(Goal("6", "≥ 97% of the budget, 0 429s, 0 duplicates", "failed", False))
         return result
     counts = fixed_windows([entry[0] for entry in stats["request_log"]], window)
     full = counts[:-1] or counts
@@ -586,16 +781,25 @@ def case_reverse(bench: Bench) -> CaseResult:
     rejected = int(stats["statuses"].get("429", 0))
     duplicates = row.extra["duplicates"]
     fill_ratios(result.rows)
-    result.goals.append(Goal(
-        "6", "≥ 97% of the budget used per window (rows and lookups)",
-        f"{used:.1%} (requests per window {counts})", used >= 0.97,
-    ))
-    result.goals.append(Goal("6", "0 429s when the budget equals the limit", str(rejected),
-                             rejected == 0))
-    result.goals.append(Goal(
-        "6", "0 duplicates", f"{duplicates} ({row.extra['created']:,} created for {n:,} rows)",
-        duplicates == 0 and row.records == n,
-    ))
+    result.goals.append(
+        Goal(
+            "6",
+            "≥ 97% of the budget used per window (rows and lookups)",
+            f"{used:.1%} (requests per window {counts})",
+            used >= 0.97,
+        )
+    )
+    result.goals.append(
+        Goal("6", "0 429s when the budget equals the limit", str(rejected), rejected == 0)
+    )
+    result.goals.append(
+        Goal(
+            "6",
+            "0 duplicates",
+            f"{duplicates} ({row.extra['created']:,} created for {n:,} rows)",
+            duplicates == 0 and row.records == n,
+        )
+    )
     result.notes.append(
         f"case 6: {n:,} rows of a warehouse table sent by the reverse sync's create_contacts "
         f"template through the destination job, simulator limit {limit} per {window:g}s, "
@@ -630,8 +834,11 @@ def profile_ours(bench: Bench) -> str:
         common = {"first_day": first.isoformat(), "days": s.throughput_days}
         bench.run(sim, sys.executable, "ceiling.py", common)
         params = {
-            **sim.common_params(), "workdir": str(bench.workdir), "mode": "range",
-            "history_start": (first - timedelta(days=1)).isoformat(), **common,
+            **sim.common_params(),
+            "workdir": str(bench.workdir),
+            "mode": "range",
+            "history_start": (first - timedelta(days=1)).isoformat(),
+            **common,
         }
         return profile_worker(py_spy, params, bench.workdir)
 
@@ -655,13 +862,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--smoke", action="store_true", help="tiny sizes (the test suite's)")
     parser.add_argument("--no-peers", action="store_true", help="ours and the ceiling only")
     parser.add_argument("--repeats", type=int, default=None, help="runs per repeated tool")
-    parser.add_argument("--output", type=Path, default=None,
-                        help=f"markdown file (default {DEFAULT_OUTPUT.relative_to(envs.REPO_ROOT)}"
-                        "; --smoke writes nothing unless given)")
+    parser.add_argument(
+        "--output",
+        type=Path,
+        default=None,
+        help=f"markdown file (default {DEFAULT_OUTPUT.relative_to(envs.REPO_ROOT)}"
+        "; --smoke writes nothing unless given)",
+    )
     parser.add_argument("--json", type=Path, default=None, help="also write rows as JSON")
     parser.add_argument("--workdir", type=Path, default=envs.BENCH_DIR / "work")
-    parser.add_argument("--profile", action="store_true",
-                        help="also profile one case-1 run of ours with py-spy (peers' venv)")
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="also profile one case-1 run of ours with py-spy (peers' venv)",
+    )
     args = parser.parse_args(argv)
     names = [n.strip() for n in args.cases.split(",") if n.strip()]
     unknown = [n for n in names if n not in CASES]
@@ -695,9 +909,9 @@ def main(argv: list[str] | None = None) -> int:
         " ratio to ours = records/s of the row ÷ records/s of the case's `ours` row."
     )
     if output:
-        write_markdown(output, results_markdown(
-            outcome.rows, outcome.goals, outcome.notes, machine, header
-        ))
+        write_markdown(
+            output, results_markdown(outcome.rows, outcome.goals, outcome.notes, machine, header)
+        )
         print(f"written to {output}")
     if args.json:
         write_json(args.json, outcome.rows, outcome.goals, outcome.notes)

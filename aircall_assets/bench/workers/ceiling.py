@@ -30,8 +30,13 @@ def main() -> None:
         while True:
             response = session.get(
                 url,
-                params={"per_page": 50, "order": "asc", "from": start - 1, "to": end - 1,
-                        "page": page},
+                params={
+                    "per_page": 50,
+                    "order": "asc",
+                    "from": start - 1,
+                    "to": end - 1,
+                    "page": page,
+                },
             )
             body = orjson.loads(response.content)
             records += len(body["calls"])

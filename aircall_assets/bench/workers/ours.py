@@ -149,7 +149,10 @@ def mode_separate_runs(p: dict) -> None:
         walls.append(time.perf_counter() - started)
         assert result.success
     emit(
-        records=_rows(db), wall_s=sum(walls), cpu_s=time.process_time() - cpu, runs=len(walls),
+        records=_rows(db),
+        wall_s=sum(walls),
+        cpu_s=time.process_time() - cpu,
+        runs=len(walls),
         partitions=keys,
     )
 
@@ -210,9 +213,11 @@ def mode_incremental(p: dict) -> None:
         },
     )
     assert backfill.success
-    assert defs.resolve_job_def(FULL_JOB).execute_in_process(
-        instance=instance, run_config=QUIET
-    ).success
+    assert (
+        defs.resolve_job_def(FULL_JOB)
+        .execute_in_process(instance=instance, run_config=QUIET)
+        .success
+    )
     run_range = lookback_range(settings, today)
     minimum = _minimum_pages(p, settings, run_range)
 
