@@ -52,7 +52,7 @@ ui: $(INSTALLED)
 bench: $(INSTALLED)
 	$(PY) -m aircall_assets.bench $(BENCH_ARGS)
 
-# The reliability suite of issue 5 at full counts (about 20 minutes on 2 cores): faults at 5-30%
+# The reliability suite of issue 5 at full counts (about 13 minutes on 2 cores): faults at 5-30%
 # against a fault-free run cell for cell, SIGKILLs of backfills and reverse syncs, concurrent
 # runs on one DuckDB file, bad input with exact messages, secrets searched everywhere. Prints
 # one table and writes the figures to docs/reliability.md; `make test` runs a small sample.

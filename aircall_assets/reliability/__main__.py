@@ -25,7 +25,7 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m aircall_assets.reliability",
         description="Run the reliability suite and print one table.",
     )
-    parser.add_argument("--full", action="store_true", help="the full counts (about 20 min)")
+    parser.add_argument("--full", action="store_true", help="the full counts (~13 min)")
     parser.add_argument("--seed", type=int, default=None, help="seed of data, faults and kills")
     parser.add_argument(
         "--only", action="append", choices=GROUPS, help="run only this group (repeatable)"
