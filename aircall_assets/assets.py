@@ -227,7 +227,7 @@ def build_extract_asset(table: Table, settings: Settings) -> dg.AssetsDefinition
             raise dg.Failure(description=f"run config: {exc}") from None
         client = aircall.get_client()
         totals = WindowTotals()
-        drift = SchemaDrift(table.field_names)
+        drift = SchemaDrift(table.field_names, (f.name for f in fields))
         replace = None
         if partitions is not None:
             window = context.partition_time_window
@@ -251,6 +251,7 @@ def build_extract_asset(table: Table, settings: Settings) -> dg.AssetsDefinition
                 "api_total": totals.api_total - client.stats.outside_window,
                 "columns": [f.name for f in fields],
                 "schema_drift_unknown_fields": sorted(drift.unknown),
+                "schema_drift_missing_fields": dict(sorted(drift.missing.items())),
             }
 
         load = TableLoad(

@@ -8,6 +8,7 @@ an error naming the table, field, record and value, never a silent NULL.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
@@ -216,16 +217,21 @@ class _Chunk:
 
 
 class SchemaDrift:
-    """Collects the fields the API sent that the catalog does not know."""
+    """Collects the fields the API sent that the catalog does not know, and counts the
+    selected fields it left out (they load as NULL: Aircall omits some empty fields)."""
 
-    def __init__(self, known: Iterable[str]) -> None:
+    def __init__(self, known: Iterable[str], selected: Iterable[str] = ()) -> None:
         self.known = frozenset(known)
+        self.selected = frozenset(selected)
         self.unknown: set[str] = set()
+        self.missing: Counter[str] = Counter()
 
     def observe(self, records: Iterable[dict[str, Any]]) -> None:
         for record in records:
             if not self.known.issuperset(record):
                 self.unknown.update(k for k in record if k not in self.known)
+            if not self.selected.issubset(record):
+                self.missing.update(self.selected.difference(record))
 
 
 def frames(

@@ -57,10 +57,11 @@ def test_numeric_strings_are_coerced_but_garbage_is_an_error():
         records_to_frame([{"id": 8, "started_at": 0, "duration": "abc"}], fields, "calls")
 
 
-def test_frames_chunks_and_collects_unknown_fields():
-    fields = CALLS.resolve_columns(None)
-    drift = SchemaDrift(CALLS.field_names)
+def test_frames_chunks_and_collects_unknown_and_missing_fields():
+    fields = CALLS.resolve_columns(["duration"])
+    drift = SchemaDrift(CALLS.field_names, [f.name for f in fields])
     pages = [[{"id": i, "started_at": i, "brand_new": 1} for i in range(30)] for _ in range(3)]
     chunks = list(frames(pages, fields, "calls", drift, chunk_rows=50))
     assert [len(c) for c in chunks] == [60, 30]
     assert drift.unknown == {"brand_new"}
+    assert drift.missing == {"duration": 90}
