@@ -364,11 +364,20 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
             "dagster/row_count": result.rows_in_table,
             "rows_loaded": result.rows_written,
             "table": f"{schema}.{table}",
-            "preview": dg.MetadataValue.md(_markdown_preview(result.preview)),
+            **obj.extra_metadata(),
+        }
+        details: dict[str, Any] = {
+            "preview": dg.MetadataValue.md(_markdown_preview(result.preview))
         }
         if result.rows_per_day:
-            metadata["rows_per_day"] = dg.MetadataValue.json(result.rows_per_day)
-        metadata.update(obj.extra_metadata())
+            details["rows_per_day"] = dg.MetadataValue.json(result.rows_per_day)
+        if context.has_asset_partitions and len(context.asset_partition_keys) > 1:
+            # Dagster copies output metadata onto every partition's materialization: a range's
+            # per-day counts and preview would be stored once per day (quadratic in the range).
+            # They go into one observation of the run instead.
+            context.log_event(dg.AssetObservation(asset_key=context.asset_key, metadata=details))
+        else:
+            metadata.update(details)
         context.add_output_metadata(metadata)
 
     def load_input(self, context: dg.InputContext) -> pd.DataFrame:

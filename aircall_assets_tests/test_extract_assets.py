@@ -110,8 +110,16 @@ def test_every_table_over_the_whole_range_matches_the_api(account, tmp_path):
     )
     metadata = calls_event.materialization.metadata
     assert metadata["windows_split"].value >= 1
-    assert metadata["rows_per_day"].value[BIG_DAY.isoformat()] == 10_300
-    assert "| id |" in metadata["preview"].value
+    # a range's per-day counts and preview are recorded once, in an observation of the run
+    observation = next(
+        e.asset_observation_data.asset_observation
+        for e in result.all_events
+        if e.event_type_value == "ASSET_OBSERVATION"
+        and e.asset_key == dg.AssetKey(["aircall", "calls"])
+    )
+    assert observation.metadata["rows_per_day"].value[BIG_DAY.isoformat()] == 10_300
+    assert "| id |" in observation.metadata["preview"].value
+    assert "rows_per_day" not in metadata
 
 
 def test_single_partition_and_midnight_call(account, tmp_path):
@@ -188,6 +196,7 @@ def test_schema_drift_is_reported(account, tmp_path):
     )
     result = materialize(account, db, ["calls"], partition=START)
     event = result.get_asset_materialization_events()[0]
+    assert "| id |" in event.materialization.metadata["preview"].value  # one partition: inline
     assert event.materialization.metadata["schema_drift_unknown_fields"].value == [
         "brand_new_field"
     ]
