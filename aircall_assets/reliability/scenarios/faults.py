@@ -95,16 +95,7 @@ def run_reverse_faults(profile: Profile, workdir: Path) -> ScenarioResult:
         with account.start(profile, fault_rate=rate, fault_kinds=kinds) as sim:
             before = len(sim.store.all("contacts"))
             resource = aircall(sim.base_url, account.API_ID, account.API_TOKEN)
-            for _ in range(MAX_SYNC_RUNS):
-                outcome = reverse.run_sync(settings, resource, db)
-                result.runs += 1
-                if outcome.success:
-                    break
-            else:
-                result.fail(
-                    f"{label}: still failing after {MAX_SYNC_RUNS} runs: "
-                    f"{failure_messages([outcome])[:1]}"
-                )
+            _sync_until_done(settings, resource, db, result, label)
             result.faults += account.faults_injected(sim)
             reverse.check_each_created_once(sim, rows, result, label, before)
         states = reverse.states(db)
@@ -124,6 +115,20 @@ def run_reverse_faults(profile: Profile, workdir: Path) -> ScenarioResult:
     return result
 
 
+def _sync_until_done(settings, resource, db, result, label: str) -> None:
+    """Re-run the sync, as a user would, until no row lacks a definitive answer."""
+    from aircall_assets.reliability import reverse
+
+    for _ in range(MAX_SYNC_RUNS):
+        outcome = reverse.run_sync(settings, resource, db)
+        result.runs += 1
+        if outcome.success:
+            return
+    result.fail(
+        f"{label}: still failing after {MAX_SYNC_RUNS} runs: {failure_messages([outcome])[:1]}"
+    )
+
+
 def _gateway_errors_after_apply(profile, workdir, rows, settings, result, seen) -> None:
     """Creates applied by Aircall but answered 502 by the gateway in front of it."""
     from aircall_assets.reliability import reverse
@@ -137,16 +142,7 @@ def _gateway_errors_after_apply(profile, workdir, rows, settings, result, seen) 
     with account.start(profile) as sim, Proxy(sim.base_url, rule) as proxy:
         before = len(sim.store.all("contacts"))
         resource = aircall(proxy.base_url, account.API_ID, account.API_TOKEN)
-        for _ in range(MAX_SYNC_RUNS):
-            outcome = reverse.run_sync(settings, resource, db)
-            result.runs += 1
-            if outcome.success:
-                break
-        else:
-            result.fail(
-                f"{label}: still failing after {MAX_SYNC_RUNS} runs: "
-                f"{failure_messages([outcome])[:1]}"
-            )
+        _sync_until_done(settings, resource, db, result, label)
         result.faults += rule.injected
         reverse.check_each_created_once(sim, rows, result, label, before)
     for name, n in reverse.outcomes(db).items():
