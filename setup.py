@@ -11,7 +11,9 @@ setup(
         "dagster-webserver>=1.13,<1.14",
         "dagster-duckdb>=0.29,<0.30",
         "duckdb>=1.2,<3",
-        "requests>=2.31,<3",
+        "requests>=2.31,<3",  # the benchmark and the tests talk to the simulator with it
+        "urllib3>=2,<3",  # the Aircall client's transport (aircall_assets/transport.py says why)
+        "certifi",
         "pandas>=2.1,<3",
         "pydantic>=2.5,<3",
         "PyYAML>=6,<7",

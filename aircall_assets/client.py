@@ -23,11 +23,11 @@ from urllib.parse import urlsplit
 
 import dagster as dg
 import orjson
-import requests
 from pydantic import Field, PrivateAttr
 
 from aircall_assets.catalog import Table
 from aircall_assets.normalize import NormalizationError, epoch_micros
+from aircall_assets.transport import SendFailed, Transport
 
 log = logging.getLogger(__name__)
 
@@ -201,11 +201,11 @@ def _reset_wait_seconds(header: str | None, default: float) -> float:
     return min(max(reset - time.time(), 0.0) + 0.05, 120.0)
 
 
-def _body_of(response: requests.Response) -> Any:
+def _body_of(body: bytes) -> Any:
     try:
-        return orjson.loads(response.content)
+        return orjson.loads(body)
     except orjson.JSONDecodeError:
-        return response.text[:500]
+        return body[:500].decode(errors="replace")
 
 
 class AircallClient:
@@ -226,13 +226,12 @@ class AircallClient:
         if not api_id or not api_token:
             raise AircallAuthError(f"Aircall credentials are missing. {CREDENTIAL_HELP}")
         self.base_url = validate_base_url(base_url)
-        self._session = requests.Session()
-        self._session.auth = (api_id, api_token)
-        self._session.headers["Accept"] = "application/json"
+        self._transport = Transport(
+            self.base_url, api_id, api_token, connect_timeout, read_timeout
+        )
         self._limiter = shared_limiter(
             self.base_url, api_id, requests_per_minute, rate_window_seconds
         )
-        self._timeout = (connect_timeout, read_timeout)
         self.max_attempts = max_attempts
         self.backoff_seconds = backoff_seconds
         self.rate_window_seconds = rate_window_seconds
@@ -242,7 +241,7 @@ class AircallClient:
         return f"AircallClient(base_url={self.base_url!r})"
 
     def close(self) -> None:
-        self._session.close()
+        self._transport.close()
 
     # -- low level -----------------------------------------------------------------------
 
@@ -277,43 +276,22 @@ class AircallClient:
             self.stats.seconds_paced += self._limiter.acquire()
             self.stats.requests += 1
             try:
-                response = self._session.request(
-                    method,
-                    url,
-                    params=params,
-                    json=json,
-                    data=data,
-                    headers=headers,
-                    timeout=self._timeout,
+                reply = self._transport.send(
+                    method, path, params=params, json=json, data=data, headers=headers
                 )
-            except requests.exceptions.ConnectionError as exc:
-                kind = "connect" if _never_sent(exc) else "connection_dropped"
-                if kind != "connect" and not idempotent:
+            except SendFailed as failed:
+                if failed.maybe_delivered and not idempotent:
                     raise AircallResponseLost(
-                        f"{where}: the connection dropped after the request was sent; it "
-                        "may have been applied"
+                        f"{where}: no complete answer ({failed.kind}) after the request was "
+                        "sent; it may have been applied"
                     ) from None
-                last = kind
-            except requests.exceptions.Timeout as exc:
-                kind = "connect_timeout" if isinstance(exc, requests.ConnectTimeout) else "timeout"
-                if kind == "timeout" and not idempotent:
-                    raise AircallResponseLost(
-                        f"{where}: no answer within {self._timeout[1]}s; the request may "
-                        "have been applied"
-                    ) from None
-                last = kind
-            except requests.exceptions.RequestException as exc:  # truncated body and the like
-                if not idempotent:
-                    raise AircallResponseLost(
-                        f"{where}: the answer was cut short ({type(exc).__name__})"
-                    ) from None
-                last = "truncated"
+                last = failed.kind
             else:
-                status = response.status_code
+                status = reply.status
                 if status == 429:
                     self.stats.rate_limited += 1
                     wait = _reset_wait_seconds(
-                        response.headers.get("X-AircallApi-Reset"), self.rate_window_seconds
+                        reply.headers.get("X-AircallApi-Reset"), self.rate_window_seconds
                     )
                     log.warning("Aircall rate limit hit on %s; waiting %.1fs", where, wait)
                     self._limiter.block_for(wait)
@@ -332,16 +310,16 @@ class AircallClient:
                             "been applied"
                         )
                     last = f"HTTP {status}"
-                elif status >= 400:
-                    body = _body_of(response)
+                elif status >= 300:
+                    body = _body_of(reply.body)
                     raise AircallAPIError(
                         f"{where} failed with HTTP {status}: {body}", status, body
                     )
-                elif status == 204 or not response.content:
+                elif status == 204 or not reply.body:
                     return status, None
                 else:
                     try:
-                        return status, orjson.loads(response.content)
+                        return status, orjson.loads(reply.body)
                     except orjson.JSONDecodeError:
                         if not idempotent:
                             raise AircallResponseLost(
@@ -547,12 +525,6 @@ class _WindowFilter:
                 continue
             kept.append(record)
         return kept
-
-
-def _never_sent(exc: requests.exceptions.ConnectionError) -> bool:
-    """True when the connection failed before any byte of the request left."""
-    text = repr(exc.args[0]) if exc.args else ""
-    return any(s in text for s in ("NewConnectionError", "ConnectTimeout", "Connection refused"))
 
 
 class AircallResource(dg.ConfigurableResource):
