@@ -226,9 +226,7 @@ class AircallClient:
         if not api_id or not api_token:
             raise AircallAuthError(f"Aircall credentials are missing. {CREDENTIAL_HELP}")
         self.base_url = validate_base_url(base_url)
-        self._transport = Transport(
-            self.base_url, api_id, api_token, connect_timeout, read_timeout
-        )
+        self._transport = Transport(self.base_url, api_id, api_token, connect_timeout, read_timeout)
         self._limiter = shared_limiter(
             self.base_url, api_id, requests_per_minute, rate_window_seconds
         )
