@@ -10,7 +10,7 @@ setup(
         "dagster>=1.13,<1.14",
         "dagster-webserver>=1.13,<1.14",
         "dagster-duckdb>=0.29,<0.30",
-        "duckdb>=1.2,<3",
+        "duckdb>=1.3,<3",  # TRY() in the typing SQL
         "requests>=2.31,<3",  # the benchmark and the tests talk to the simulator with it
         "urllib3>=2,<3",  # the Aircall client's transport (aircall_assets/transport.py says why)
         "certifi",
@@ -18,6 +18,7 @@ setup(
         "pydantic>=2.5,<3",
         "PyYAML>=6,<7",
         "orjson>=3.9,<4",
+        "zstandard>=0.22",  # the load spool (warehouse.py)
     ],
     extras_require={
         "dev": [

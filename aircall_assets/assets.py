@@ -1,6 +1,6 @@
 """One software-defined asset per catalog table, built by a factory.
 
-An asset body only turns its partition window into API windows, hands typed chunks to the
+An asset body only turns its partition window into API windows, hands the records it reads to the
 warehouse IO manager, and reports what happened; the client owns the API's rules and the IO
 manager owns the warehouse. Key-based tables are daily-partitioned on their date field with a
 single-run backfill policy, so a backfill of any range is one run that reads day windows and
@@ -18,7 +18,7 @@ from pydantic import Field as PydanticField
 
 from aircall_assets.catalog import Field, Table
 from aircall_assets.client import AircallClient, AircallResource
-from aircall_assets.normalize import NormalizationError, SchemaDrift, frames
+from aircall_assets.normalize import NormalizationError, SchemaDrift
 from aircall_assets.settings import Settings
 from aircall_assets.warehouse import ReplaceRange, TableLoad, WriteResult
 
@@ -127,7 +127,7 @@ def _with_required_fields(
     for records in pages:
         for record in records:
             for name in required:
-                if record.get(name) is None:
+                if record.get(name) in (None, ""):
                     raise NormalizationError(
                         f"{table.name}: Aircall sent a record without '{name}' (fields present: "
                         f"{', '.join(sorted(record)[:15]) or 'none'}); a record needs its "
@@ -256,7 +256,7 @@ def build_extract_asset(table: Table, settings: Settings) -> dg.AssetsDefinition
 
         load = TableLoad(
             fields=fields,
-            chunks=frames(_with_required_fields(table, pages), fields, table.name, drift),
+            pages=drift.track(_with_required_fields(table, pages)),
             primary_key=table.primary_key,
             replace=replace,
             extra_metadata=extra_metadata,

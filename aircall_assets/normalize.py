@@ -1,9 +1,14 @@
-"""Turn API records into typed DataFrame chunks whose dtypes match the catalog.
+"""Typing API records into the catalog's warehouse types, in DuckDB SQL.
 
-The types come from the catalog, never from pandas inference: a column that happens to be all
-null in a chunk still has its declared dtype, timestamps sent as UNIX seconds and as ISO strings
-both become UTC instants, and structures become JSON text. A value that cannot be converted is
-an error naming the table, field, record and value, never a silent NULL.
+Records reach the warehouse as the JSON the API sent (spooled by ``warehouse.py``) and are
+typed by the SQL built here while they are inserted, so no Python code touches each value: the
+per-value conversions used to cost more CPU than fetching and parsing the pages themselves.
+
+The types come from the catalog, never from inference: a column that happens to be all null
+still has its declared type, timestamps sent as UNIX seconds and as ISO strings both become UTC
+instants, and structures stay JSON. A value that cannot be converted stops the load with an
+error naming the table, field, record and value (DuckDB's ``error()``), never a silent NULL;
+the load's transaction is rolled back, so nothing is written.
 """
 
 from __future__ import annotations
@@ -13,10 +18,6 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
-import numpy as np
-import orjson
-import pandas as pd
-
 from aircall_assets.catalog import Field
 
 
@@ -25,6 +26,7 @@ class NormalizationError(ValueError):
 
 
 def epoch_micros(value: Any) -> int | None:
+    """A record's date as UTC microseconds (windows and cursors compare dates in Python)."""
     if value is None or value == "":
         return None
     if isinstance(value, bool):
@@ -42,178 +44,107 @@ def epoch_micros(value: Any) -> int | None:
     raise TypeError(f"{type(value).__name__} is not a timestamp")
 
 
-def _to_int(value: Any) -> int | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, bool):
-        raise TypeError("boolean is not a number")
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str):
-        return int(value.strip())
-    raise TypeError(f"{type(value).__name__} is not an integer")
+UTC_OFFSET_AT_END = "(Z|[+-][0-9]{2}(:?[0-9]{2})?)$"
+ERROR_END = "The API sent a value of an unexpected type; nothing was written."
 
 
-_TRUE = {"true", "1", "yes"}
-_FALSE = {"false", "0", "no"}
+def _sql_str(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
 
 
-def _to_bool(value: Any) -> bool | None:
-    if value is None or isinstance(value, bool):
-        return value
-    if isinstance(value, int) and value in (0, 1):
-        return bool(value)
-    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
-        return value.strip().lower() in _TRUE
-    raise TypeError(f"{value!r} is not a boolean")
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
 
 
-def _to_text(value: Any) -> str | None:
-    if value is None or isinstance(value, str):
-        return value
-    if isinstance(value, (dict, list)):
-        return orjson.dumps(value).decode()
-    return str(value)
+def _conversion(field: Field) -> tuple[str, str, str | None]:
+    """(typed value or NULL when not convertible, condition that the raw value means NULL,
+    why a value is refused; None when every value fits) for a raw JSON column. Accepted:
 
-
-def _to_json(value: Any) -> str | None:
-    return None if value is None else orjson.dumps(value).decode()
-
-
-def _convert_column(values: list[Any], converter) -> list[Any]:
-    return [converter(v) for v in values]
-
-
-def _column(field: Field, values: list[Any]) -> pd.api.extensions.ExtensionArray | pd.Series:
-    wtype = field.warehouse_type
-    if wtype == "BIGINT":
-        try:
-            return pd.array(values, dtype="Int64")
-        except (TypeError, ValueError):
-            return pd.array(_convert_column(values, _to_int), dtype="Int64")
-    if wtype == "DOUBLE":
-        return pd.array([None if v is None else float(v) for v in values], dtype="Float64")
-    if wtype == "BOOLEAN":
-        try:
-            return pd.array(values, dtype="boolean")
-        except (TypeError, ValueError):
-            return pd.array(_convert_column(values, _to_bool), dtype="boolean")
-    if wtype == "TIMESTAMPTZ":
-        micros = pd.array(_convert_column(values, epoch_micros), dtype="Int64")
-        return pd.to_datetime(micros, unit="us", utc=True)
-    if wtype == "JSON":
-        return pd.array(_convert_column(values, _to_json), dtype="object")
-    return pd.array(_convert_column(values, _to_text), dtype="object")
-
-
-def records_to_frame(
-    records: Sequence[dict[str, Any]], fields: Sequence[Field], table: str
-) -> pd.DataFrame:
-    """One typed DataFrame with exactly ``fields`` as columns, in that order."""
-    chunk = _Chunk(fields, table)
-    chunk.add(records)
-    return chunk.frame()
-
-
-def _first_bad(records: Sequence[dict[str, Any]], field: Field) -> str:
-    for record in records:
-        try:
-            _column(field, [record.get(field.name)])
-        except (TypeError, ValueError, OverflowError):
-            value = repr(record.get(field.name))[:80]
-            return f"value {value} of record id={record.get('id')}"
-    return "a value"
-
-
-_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
-_dumps = orjson.dumps
-
-
-def _page_values(field: Field, values: list[Any]) -> list[Any]:
-    """One page's values of ``field`` in the plain Python form its chunk array is built from.
-
-    What the API normally sends (ints, bools, strings, None, UNIX seconds, structures) is
-    converted inline; anything else goes through ``_column`` for this page, so the values
-    accepted, their results and the errors raised are exactly those of ``_column``.
+    * BIGINT: integers, integral floats, integer strings; "" is NULL;
+    * TIMESTAMPTZ: UNIX seconds (number or digit string), ISO 8601 with an offset or Z;
+      "" is NULL; an ISO time without an offset is refused (its instant is unknown);
+    * BOOLEAN: true/false, 0/1, and "true"/"false"/"1"/"0"/"yes"/"no" in any case;
+    * VARCHAR: strings as they are; numbers, booleans and structures as their JSON text;
+    * JSON: any value, kept as JSON.
     """
+    v = _ident(field.name)
+    kind = f"json_type({v})"
+    text = f"trim(({v}) ->> '$')"
+    null = f"{v} IS NULL OR {kind} = 'NULL'"
+    empty_is_null = f"{null} OR ({kind} = 'VARCHAR' AND {text} = '')"
     wtype = field.warehouse_type
+    if wtype == "BIGINT":
+        typed = (
+            f"CASE WHEN {kind} IN ('BIGINT', 'UBIGINT') THEN TRY_CAST({v} AS BIGINT) "
+            f"WHEN {kind} = 'DOUBLE' AND CAST({v} AS DOUBLE) = floor(CAST({v} AS DOUBLE)) "
+            f"THEN TRY_CAST(CAST({v} AS DOUBLE) AS BIGINT) "
+            f"WHEN {kind} = 'VARCHAR' THEN TRY_CAST({text} AS BIGINT) END"
+        )
+        return typed, empty_is_null, "not an integer"
+    if wtype == "TIMESTAMPTZ":
+        typed = (
+            f"CASE WHEN {kind} IN ('BIGINT', 'UBIGINT') "
+            f"THEN TRY(make_timestamptz(TRY_CAST({v} AS BIGINT) * 1000000)) "
+            f"WHEN {kind} = 'DOUBLE' "
+            f"THEN TRY(make_timestamptz(CAST(CAST({v} AS DOUBLE) * 1000000 AS BIGINT))) "
+            f"WHEN {kind} = 'VARCHAR' AND regexp_full_match({text}, '-?[0-9]+') "
+            f"THEN TRY(make_timestamptz(TRY_CAST({text} AS BIGINT) * 1000000)) "
+            f"WHEN {kind} = 'VARCHAR' AND regexp_matches({text}, {_sql_str(UTC_OFFSET_AT_END)}) "
+            f"THEN TRY_CAST({text} AS TIMESTAMPTZ) END"
+        )
+        return typed, empty_is_null, "neither UNIX seconds nor an ISO 8601 time with its offset"
+    if wtype == "BOOLEAN":
+        typed = (
+            f"CASE WHEN {kind} = 'BOOLEAN' THEN CAST({v} AS BOOLEAN) "
+            f"WHEN {kind} IN ('BIGINT', 'UBIGINT') AND TRY_CAST({v} AS BIGINT) IN (0, 1) "
+            f"THEN TRY_CAST({v} AS BIGINT) = 1 "
+            f"WHEN {kind} = 'VARCHAR' AND lower({text}) IN ('true', '1', 'yes') THEN true "
+            f"WHEN {kind} = 'VARCHAR' AND lower({text}) IN ('false', '0', 'no') THEN false END"
+        )
+        return typed, null, "not a boolean"
     if wtype == "JSON":
-        return [None if v is None else _dumps(v).decode() for v in values]
-    if wtype == "TIMESTAMPTZ":
-        micros = [v * 1_000_000 if type(v) is int else epoch_micros(v) for v in values]
-        if not all(m is None or _INT64_MIN <= m <= _INT64_MAX for m in micros):
-            _column(field, values)  # raises what the column-at-a-time path raises
-        return micros
-    if wtype == "BIGINT":
-        if all(v is None or (type(v) is int and _INT64_MIN <= v <= _INT64_MAX) for v in values):
-            return values
-        return _column(field, values).to_numpy(dtype=object, na_value=None).tolist()
-    if wtype == "BOOLEAN":
-        if all(v is None or type(v) is bool for v in values):
-            return values
-        return _column(field, values).to_numpy(dtype=object, na_value=None).tolist()
-    if wtype == "DOUBLE":
-        return [None if v is None else float(v) for v in values]
-    return [v if v is None or type(v) is str else _to_text(v) for v in values]
+        return f"CASE WHEN NOT ({null}) THEN {v} END", null, None
+    if wtype == "VARCHAR":
+        typed = (
+            f"CASE WHEN {kind} = 'VARCHAR' THEN {v} ->> '$' "
+            f"WHEN NOT ({null}) THEN CAST({v} AS VARCHAR) END"
+        )
+        return typed, null, None
+    raise ValueError(f"{field.name}: no conversion for warehouse type {wtype}")
 
 
-def _array(field: Field, values: list[Any]) -> pd.api.extensions.ExtensionArray | pd.Series:
-    """The typed column of a chunk from values ``_page_values`` already converted."""
-    wtype = field.warehouse_type
-    if wtype == "BIGINT":
-        return pd.array(values, dtype="Int64")
-    if wtype == "DOUBLE":
-        return pd.array(values, dtype="Float64")
-    if wtype == "BOOLEAN":
-        return pd.array(values, dtype="boolean")
-    if wtype == "TIMESTAMPTZ":
-        return pd.to_datetime(pd.array(values, dtype="Int64"), unit="us", utc=True)
-    text = np.empty(len(values), dtype=object)  # str or None: no NA pass, no inference
-    text[:] = values
-    return text
+def typed_columns_sql(fields: Sequence[Field], table: str, primary_key: str | None) -> str:
+    """The SELECT list typing raw JSON columns named like ``fields``: one output column per
+    field, of its warehouse type, or ``error()`` at the first value that does not fit."""
+    record = (
+        f"'of record {primary_key}=' || coalesce(CAST({_ident(primary_key)} AS VARCHAR), '?')"
+        if primary_key
+        else "'of the record'"
+    )
+    columns = []
+    for field in fields:
+        typed, is_null, why = _conversion(field)
+        if why is None:
+            columns.append(f"{typed} AS {_ident(field.name)}")
+            continue
+        message = (
+            f"{_sql_str(f'{table}.{field.name}: value ')} || CAST({_ident(field.name)} AS VARCHAR)"
+            f" || ' ' || {record} || "
+            f"{_sql_str(f' cannot be stored as {field.warehouse_type} ({why}). {ERROR_END}')}"
+        )
+        columns.append(
+            f"coalesce({typed}, CASE WHEN {is_null} THEN NULL ELSE error({message}) END) "
+            f"AS {_ident(field.name)}"
+        )
+    return ",\n".join(columns)
 
 
-class _Chunk:
-    """The rows of one chunk, column by column, converted page by page as pages arrive.
-
-    Holding converted values (strings, ints) instead of the parsed records keeps a chunk
-    several times smaller, and lets each page's dicts be freed at once instead of piling up
-    for the garbage collector to scan again and again.
-    """
-
-    def __init__(self, fields: Sequence[Field], table: str) -> None:
-        self.fields = tuple(fields)
-        self.table = table
-        self._reset()
-
-    def _reset(self) -> None:
-        self.columns: list[list[Any]] = [[] for _ in self.fields]
-        self.rows = 0
-
-    def add(self, records: Sequence[dict[str, Any]]) -> None:
-        for field, column in zip(self.fields, self.columns, strict=True):
-            name = field.name
-            try:
-                column.extend(_page_values(field, [r.get(name) for r in records]))
-            except (TypeError, ValueError, OverflowError) as exc:
-                bad = _first_bad(records, field)
-                raise NormalizationError(
-                    f"{self.table}.{field.name}: {bad} cannot be stored as "
-                    f"{field.warehouse_type} ({exc}). The API sent a value of an unexpected "
-                    "type; nothing was written."
-                ) from None
-        self.rows += len(records)
-
-    def frame(self) -> pd.DataFrame:
-        """The chunk as a typed DataFrame; the chunk starts empty again."""
-        arrays = {
-            f.name: _array(f, column) for f, column in zip(self.fields, self.columns, strict=True)
-        }
-        frame = pd.DataFrame(arrays, index=pd.RangeIndex(self.rows))
-        self._reset()
-        return frame
+def raw_columns(fields: Sequence[Field], primary_key: str | None) -> dict[str, str]:
+    """The JSON columns to read from spooled records: the fields, and the key for messages."""
+    names = [f.name for f in fields]
+    if primary_key and primary_key not in names:
+        names.append(primary_key)
+    return {name: "JSON" for name in names}
 
 
 class SchemaDrift:
@@ -233,20 +164,8 @@ class SchemaDrift:
             if not self.selected.issubset(record):
                 self.missing.update(self.selected.difference(record))
 
-
-def frames(
-    pages: Iterable[list[dict[str, Any]]],
-    fields: Sequence[Field],
-    table: str,
-    drift: SchemaDrift,
-    chunk_rows: int = 5_000,
-) -> Iterator[pd.DataFrame]:
-    """Group pages into typed DataFrames of about ``chunk_rows`` rows: memory stays bounded."""
-    chunk = _Chunk(fields, table)
-    for records in pages:
-        drift.observe(records)
-        chunk.add(records)
-        if chunk.rows >= chunk_rows:
-            yield chunk.frame()
-    if chunk.rows:
-        yield chunk.frame()
+    def track(self, pages: Iterable[list[dict[str, Any]]]) -> Iterator[list[dict[str, Any]]]:
+        """``pages`` unchanged, observed on the way."""
+        for records in pages:
+            self.observe(records)
+            yield records

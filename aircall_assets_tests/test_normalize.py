@@ -1,67 +1,157 @@
+"""Typing raw API records by the catalog, through the warehouse's real load path."""
+
+import json
 from datetime import datetime, timezone
 
-import pandas as pd
+import duckdb
 import pytest
 
 from aircall_assets.catalog import get_table
-from aircall_assets.normalize import NormalizationError, SchemaDrift, frames, records_to_frame
+from aircall_assets.normalize import NormalizationError, SchemaDrift
+from aircall_assets.warehouse import TableLoad, Warehouse
 
 CALLS = get_table("calls")
 USERS = get_table("users")
 
 
-def test_unix_and_iso_timestamps_become_utc_instants():
-    fields = USERS.resolve_columns(["created_at"])
-    frame = records_to_frame(
+def typed(tmp_path, table, records, columns):
+    """Load ``records`` whole into a fresh warehouse; the typed rows back, by id."""
+    path = tmp_path / "w.duckdb"
+    fields = table.resolve_columns(columns)
+    Warehouse(path).replace(
+        "aircall", table.name, TableLoad(fields=fields, pages=[records], primary_key="id")
+    )
+    names = ", ".join(f'"{f.name}"' for f in fields)
+    with duckdb.connect(str(path), read_only=True) as con:
+        con.execute("SET TimeZone = 'UTC'")
+        cursor = con.execute(f"SELECT {names} FROM aircall.{table.name} ORDER BY id")
+        header = [d[0] for d in cursor.description]
+        return {row[0]: dict(zip(header, row, strict=True)) for row in cursor.fetchall()}
+
+
+def utc(*args) -> datetime:
+    return datetime(*args, tzinfo=timezone.utc)
+
+
+def test_unix_and_iso_timestamps_become_utc_instants(tmp_path):
+    rows = typed(
+        tmp_path,
+        USERS,
         [
-            {"id": 1, "created_at": "2026-09-28T10:21:09.000Z"},
-            {"id": 2, "created_at": "2025-09-15T12:14:21Z"},
+            {"id": 1, "created_at": "2026-09-28T10:21:09.250Z"},
+            {"id": 2, "created_at": "2025-09-15T14:14:21+02:00"},
             {"id": 3, "created_at": 1758000000},
             {"id": 4, "created_at": None},
+            {"id": 5, "created_at": "1758000000"},
+            {"id": 6, "created_at": ""},
+            {"id": 7, "created_at": 1758000000.5},
         ],
-        fields,
-        "users",
+        ["created_at"],
     )
-    assert str(frame["created_at"].dtype) == "datetime64[us, UTC]"
-    assert frame["created_at"][0] == pd.Timestamp(
-        datetime(2026, 9, 28, 10, 21, 9, tzinfo=timezone.utc)
+    assert {i: r["created_at"] for i, r in rows.items()} == {
+        1: utc(2026, 9, 28, 10, 21, 9, 250_000),
+        2: utc(2025, 9, 15, 12, 14, 21),
+        3: utc(2025, 9, 16, 5, 20),
+        4: None,
+        5: utc(2025, 9, 16, 5, 20),
+        6: None,
+        7: utc(2025, 9, 16, 5, 20, 0, 500_000),
+    }
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        ("yesterday", '"yesterday"'),
+        ("2026-09-28T10:21:09", '"2026-09-28T10:21:09"'),
+        (True, "true"),
+    ],
+)
+def test_a_timestamp_that_is_not_an_instant_is_refused(tmp_path, value, shown):
+    with pytest.raises(NormalizationError) as err:
+        typed(tmp_path, USERS, [{"id": 3, "created_at": value}], ["created_at"])
+    assert str(err.value) == (
+        f"users.created_at: value {shown} of record id=3 cannot be stored as TIMESTAMPTZ "
+        "(neither UNIX seconds nor an ISO 8601 time with its offset). The API sent a value of "
+        "an unexpected type; nothing was written."
     )
-    assert frame["created_at"][2] == pd.Timestamp(1758000000, unit="s", tz="UTC")
-    assert pd.isna(frame["created_at"][3])
 
 
-def test_all_null_column_keeps_declared_dtype():
-    fields = CALLS.resolve_columns(["duration", "archived", "tags"])
-    frame = records_to_frame([{"id": 1, "started_at": 0}], fields, "calls")
-    assert str(frame["duration"].dtype) == "Int64"
-    assert str(frame["archived"].dtype) == "boolean"
-    assert frame["tags"][0] is None
-
-
-def test_structures_become_json_text_and_unicode_survives():
-    fields = CALLS.resolve_columns(["comments", "teams"])
-    frame = records_to_frame(
-        [{"id": 1, "started_at": 0, "comments": [{"content": "Zoë 李雷 🎉"}], "teams": []}],
-        fields,
-        "calls",
+def test_all_null_and_missing_values_keep_declared_types(tmp_path):
+    rows = typed(
+        tmp_path,
+        CALLS,
+        [{"id": 1, "started_at": 0}, {"id": 2, "started_at": 0, "tags": None, "archived": None}],
+        ["duration", "archived", "tags"],
     )
-    assert frame["comments"][0] == '[{"content":"Zoë 李雷 🎉"}]'
-    assert frame["teams"][0] == "[]"
+    assert [r["duration"] for r in rows.values()] == [None, None]
+    assert [r["tags"] for r in rows.values()] == [None, None]
+    with duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True) as con:
+        types = dict(
+            con.execute(
+                "SELECT column_name, data_type FROM information_schema.columns "
+                "WHERE table_name = 'calls'"
+            ).fetchall()
+        )
+    assert (types["duration"], types["archived"], types["tags"]) == ("BIGINT", "BOOLEAN", "JSON")
 
 
-def test_numeric_strings_are_coerced_but_garbage_is_an_error():
-    fields = CALLS.resolve_columns(["duration"])
-    frame = records_to_frame([{"id": "7", "started_at": 0, "duration": "12"}], fields, "calls")
-    assert list(frame["duration"]) == [12]
-    with pytest.raises(NormalizationError, match=r"calls.duration: value 'abc' of record id=8"):
-        records_to_frame([{"id": 8, "started_at": 0, "duration": "abc"}], fields, "calls")
+def test_structures_stay_json_and_unicode_survives(tmp_path):
+    comments = [{"content": "Zoë 李雷 🎉", "posted_at": 1.5, "nested": {"a": [1, None]}}]
+    rows = typed(
+        tmp_path,
+        CALLS,
+        [{"id": 1, "started_at": 0, "comments": comments, "teams": [], "cost": 12}],
+        ["comments", "teams", "cost"],
+    )
+    assert json.loads(rows[1]["comments"]) == comments
+    assert rows[1]["teams"] == "[]"
+    assert rows[1]["cost"] == "12"  # a number sent for a text field keeps its JSON text
 
 
-def test_frames_chunks_and_collects_unknown_and_missing_fields():
-    fields = CALLS.resolve_columns(["duration"])
-    drift = SchemaDrift(CALLS.field_names, [f.name for f in fields])
+def test_integers_and_booleans_accept_what_the_api_may_send(tmp_path):
+    records = [
+        {"id": 1, "started_at": 0, "duration": "12", "archived": "yes"},
+        {"id": "2", "started_at": 0, "duration": 7.0, "archived": 0},
+        {"id": 3, "started_at": 0, "duration": " 9 ", "archived": "False"},
+        {"id": 4, "started_at": 0, "duration": "", "archived": True},
+    ]
+    rows = typed(tmp_path, CALLS, records, ["duration", "archived"])
+    assert {i: (r["duration"], r["archived"]) for i, r in rows.items()} == {
+        1: (12, True),
+        2: (7, False),
+        3: (9, False),
+        4: (None, True),
+    }
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "shown", "why"),
+    [
+        ("duration", "abc", '"abc"', "BIGINT (not an integer)"),
+        ("duration", 12.5, "12.5", "BIGINT (not an integer)"),
+        ("duration", True, "true", "BIGINT (not an integer)"),
+        ("duration", 2**63, str(2**63), "BIGINT (not an integer)"),
+        ("duration", 1.5e19, "15000000000000000000.0", "BIGINT (not an integer)"),
+        ("archived", "maybe", '"maybe"', "BOOLEAN (not a boolean)"),
+        ("archived", 2, "2", "BOOLEAN (not a boolean)"),
+    ],
+)
+def test_a_value_that_does_not_fit_names_table_field_record_and_value(
+    tmp_path, field, value, shown, why
+):
+    records = [{"id": 7, "started_at": 0}, {"id": 8, "started_at": 0, field: value}]
+    with pytest.raises(NormalizationError) as err:
+        typed(tmp_path, CALLS, records, [field])
+    assert str(err.value) == (
+        f"calls.{field}: value {shown} of record id=8 cannot be stored as {why}. The API sent "
+        "a value of an unexpected type; nothing was written."
+    )
+
+
+def test_schema_drift_collects_unknown_and_missing_fields():
+    drift = SchemaDrift(CALLS.field_names, ["duration"])
     pages = [[{"id": i, "started_at": i, "brand_new": 1} for i in range(30)] for _ in range(3)]
-    chunks = list(frames(pages, fields, "calls", drift, chunk_rows=50))
-    assert [len(c) for c in chunks] == [60, 30]
+    assert list(drift.track(pages)) == pages
     assert drift.unknown == {"brand_new"}
     assert drift.missing == {"duration": 90}

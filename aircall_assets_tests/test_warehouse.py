@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from aircall_assets.catalog import get_table
-from aircall_assets.normalize import records_to_frame
+from aircall_assets.normalize import NormalizationError
 from aircall_assets.warehouse import ReplaceRange, TableLoad, Warehouse
 
 CALLS = get_table("calls")
@@ -22,12 +22,10 @@ def call(i: int, d: int, **extra) -> dict:
     return {"id": i, "started_at": int(day(d).timestamp()) + i, **extra}
 
 
-def load(records, columns=("duration",), start=1, end=3, chunks=None):
-    fields = CALLS.resolve_columns(list(columns))
-    frames = chunks if chunks is not None else [records_to_frame(records, fields, "calls")]
+def load(records, columns=("duration",), start=1, end=3, pages=None):
     return TableLoad(
-        fields=fields,
-        chunks=iter(frames),
+        fields=CALLS.resolve_columns(list(columns)),
+        pages=iter(pages if pages is not None else [records]),
         primary_key="id",
         replace=ReplaceRange("started_at", day(start) if start else None, day(end)),
     )
@@ -72,7 +70,7 @@ def test_all_null_first_load_gets_declared_types(tmp_path):
 
 def test_empty_result_still_creates_typed_table(tmp_path):
     path = tmp_path / "w.duckdb"
-    result = Warehouse(path).replace("aircall", "calls", load([], chunks=[]))
+    result = Warehouse(path).replace("aircall", "calls", load([], pages=[]))
     assert result.rows_written == 0
     assert column_types(path)["duration"] == "BIGINT"
 
@@ -102,13 +100,12 @@ def test_failure_mid_load_rolls_back_and_keeps_previous_rows(tmp_path):
     wh = Warehouse(path)
     wh.replace("aircall", "calls", load([call(1, 1, duration=1), call(2, 2, duration=2)]))
 
-    def exploding_chunks():
-        fields = CALLS.resolve_columns(["duration"])
-        yield records_to_frame([call(1, 1, duration=100)], fields, "calls")
+    def exploding_pages():
+        yield [call(1, 1, duration=100)]
         raise RuntimeError("API died mid-read")
 
     with pytest.raises(RuntimeError, match="mid-read"):
-        wh.replace("aircall", "calls", load(None, chunks=exploding_chunks()))
+        wh.replace("aircall", "calls", load(None, pages=exploding_pages()))
     assert rows(path) == [(1, 1), (2, 2)]
     assert not list(tmp_path.glob(".w.duckdb.stage-*")), "staging files are cleaned up"
 
@@ -124,6 +121,33 @@ def test_selecting_a_new_column_adds_it_and_deselecting_keeps_old_data(tmp_path)
     ]
 
 
+def test_a_record_whose_date_moved_leaves_no_row_behind(tmp_path):
+    path = tmp_path / "w.duckdb"
+    wh = Warehouse(path)
+    wh.replace("aircall", "calls", load([call(1, 1, duration=1), call(2, 1, duration=2)]))
+    result = wh.replace("aircall", "calls", load([call(1, 3, duration=10)], start=3, end=4))
+    assert rows(path) == [(1, 10), (2, 2)]
+    assert result.rows_per_day == {"2026-06-03": 1} and result.duplicate_keys == 0
+
+
+def test_a_record_dated_outside_the_range_fails_the_load_and_writes_nothing(tmp_path):
+    path = tmp_path / "w.duckdb"
+    wh = Warehouse(path)
+    wh.replace("aircall", "calls", load([call(1, 1, duration=1)]))
+    with pytest.raises(RuntimeError, match="dated outside the range it was read for"):
+        wh.replace("aircall", "calls", load([call(2, 1), call(3, 5)], start=1, end=2))
+    assert rows(path) == [(1, 1)]
+
+
+def test_a_value_of_the_wrong_type_fails_the_load_and_writes_nothing(tmp_path):
+    path = tmp_path / "w.duckdb"
+    wh = Warehouse(path)
+    wh.replace("aircall", "calls", load([call(1, 1, duration=1)]))
+    with pytest.raises(NormalizationError, match=r"^calls.duration: value \"abc\" of record id=2 "):
+        wh.replace("aircall", "calls", load([call(1, 1, duration=5), call(2, 1, duration="abc")]))
+    assert rows(path) == [(1, 1)]
+
+
 def test_rows_stay_unique_by_primary_key_across_reruns(tmp_path):
     path = tmp_path / "w.duckdb"
     wh = Warehouse(path)
@@ -134,14 +158,12 @@ def test_rows_stay_unique_by_primary_key_across_reruns(tmp_path):
 
 
 def _write_in_child(path: str, ident: int) -> None:
-    fields = CALLS.resolve_columns(["duration"])
-    frame = records_to_frame([call(ident, 1 + ident % 2, duration=ident)], fields, "calls")
     Warehouse(path).replace(
         "aircall",
         "calls",
         TableLoad(
-            fields,
-            iter([frame]),
+            CALLS.resolve_columns(["duration"]),
+            iter([[call(ident, 10 + ident, duration=ident)]]),
             "id",
             ReplaceRange("started_at", day(10 + ident), day(11 + ident)),
         ),

@@ -58,15 +58,14 @@ def _sigkill_self_after(seconds: float) -> None:
 class _MarkedConnection:
     """A DuckDB connection that marks each statement before running it."""
 
-    def __init__(self, con: Any, role: str) -> None:
+    def __init__(self, con: Any) -> None:
         self._con = con
-        self._role = role
 
     def execute(self, sql: str, *args: Any, **kw: Any) -> Any:
         words = sql.split()
         verb = " ".join(words[:2]) if words[:1] in (["CREATE"], ["ALTER"]) else words[0]
-        mark(f"{self._role}-sql", verb)
-        if verb == "BEGIN" and self._role == "main" and _kill is not None and _kill[0] == _merging:
+        mark("main-sql", verb)
+        if verb == "BEGIN" and _kill is not None and _kill[0] == _merging:
             _sigkill_self_after(_kill[1])
         return self._con.execute(sql, *args, **kw)
 
@@ -85,8 +84,7 @@ def _instrument_warehouse() -> None:
 
         @staticmethod
         def connect(database: str = ":memory:", *args: Any, **kw: Any) -> Any:
-            role = "stage" if ".stage-" in str(database) else "main"
-            return _MarkedConnection(duckdb.connect(database, *args, **kw), role)
+            return _MarkedConnection(duckdb.connect(database, *args, **kw))
 
     warehouse.duckdb = _DuckDB()  # type: ignore[assignment]
     original_merge = warehouse.Warehouse._merge

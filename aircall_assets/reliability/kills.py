@@ -53,8 +53,8 @@ def timing(markers: list[tuple[float, str, str]], spawned: float, ended: float) 
             table, begun = detail, None
         elif phase == "main-sql" and detail == "BEGIN" and table:
             begun = t
-        elif phase == "main-sql" and detail == "DETACH" and table and begun is not None:
-            merges[table] = t - begun  # DETACH is sent once COMMIT returned
+        elif phase == "merge-end" and table and begun is not None:
+            merges[table] = t - begun
             table = None
     return Timing(
         total=ended - spawned, work_start=max(work, 0.0), work_end=max(done, work), merges=merges

@@ -34,7 +34,6 @@ import requests  # noqa: E402
 from aircall_assets.assets import build_extract_asset  # noqa: E402
 from aircall_assets.catalog import CALLS  # noqa: E402
 from aircall_assets.client import AircallResource  # noqa: E402
-from aircall_assets.normalize import SchemaDrift, frames  # noqa: E402
 from aircall_assets.settings import parse_settings  # noqa: E402
 from aircall_assets.warehouse import ReplaceRange, TableLoad, WarehouseIOManager  # noqa: E402
 
@@ -120,7 +119,7 @@ def mode_unpartitioned(p: dict) -> None:
         )
         return TableLoad(
             fields=fields,
-            chunks=frames(pages, fields, CALLS.name, SchemaDrift(CALLS.field_names)),
+            pages=pages,
             primary_key=CALLS.primary_key,
             replace=ReplaceRange(CALLS.date_field, start, end),
         )
