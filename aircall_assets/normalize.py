@@ -104,12 +104,8 @@ def _conversion(field: Field) -> tuple[str, str, str | None]:
         return typed, null, "not a boolean"
     if wtype == "JSON":
         return f"CASE WHEN NOT ({null}) THEN {v} END", null, None
-    if wtype == "VARCHAR":
-        typed = (
-            f"CASE WHEN {kind} = 'VARCHAR' THEN {v} ->> '$' "
-            f"WHEN NOT ({null}) THEN CAST({v} AS VARCHAR) END"
-        )
-        return typed, null, None
+    if wtype == "VARCHAR":  # ->> gives a string's text, any other value's JSON, null as NULL
+        return f"{v} ->> '$'", null, None
     raise ValueError(f"{field.name}: no conversion for warehouse type {wtype}")
 
 

@@ -11,7 +11,12 @@ import os
 import dagster as dg
 
 from aircall_assets.client import DEFAULT_BASE_URL, AircallResource, validate_base_url
-from aircall_assets.warehouse import DEFAULT_DUCKDB_PATH, WarehouseIOManager
+from aircall_assets.warehouse import (
+    DEFAULT_DUCKDB_PATH,
+    DEFAULT_MEMORY_LIMIT,
+    WarehouseIOManager,
+    validate_memory_limit,
+)
 
 ENV_VARS = {
     "AIRCALL_API_ID": "Aircall API ID (Basic auth user). Required.",
@@ -19,6 +24,8 @@ ENV_VARS = {
     "AIRCALL_API_BASE_URL": f"API base URL. Default {DEFAULT_BASE_URL}.",
     "AIRCALL_REQUESTS_PER_MINUTE": "Client request budget per minute. Default 60.",
     "AIRCALL_DUCKDB_PATH": f"Warehouse file. Default {DEFAULT_DUCKDB_PATH}.",
+    "AIRCALL_DUCKDB_MEMORY_LIMIT": f"DuckDB's memory budget for a load. Default "
+    f"{DEFAULT_MEMORY_LIMIT}.",
     "AIRCALL_SETTINGS": "Settings file. Default ./aircall.yaml.",
     "AIRCALL_START_DATE": "Overrides the settings' history_start (YYYY-MM-DD).",
 }
@@ -51,4 +58,5 @@ def duckdb_path() -> str:
 
 
 def warehouse_io_manager() -> WarehouseIOManager:
-    return WarehouseIOManager(path=duckdb_path())
+    memory = os.environ.get("AIRCALL_DUCKDB_MEMORY_LIMIT") or DEFAULT_MEMORY_LIMIT
+    return WarehouseIOManager(path=duckdb_path(), memory_limit=validate_memory_limit(memory))

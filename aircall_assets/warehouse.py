@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import re
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -41,11 +42,10 @@ DEFAULT_DUCKDB_PATH = "data/aircall.duckdb"
 LOCK_TIMEOUT_SECONDS = 3600.0
 # DuckDB's buffer pool defaults to 80% of RAM and keeps written pages cached, so a long backfill
 # would grow with its range; a fixed budget makes it spill and evict instead. The JSON reader
-# takes about 32 MB of buffers per thread: one thread fits the budget.
-DUCKDB_SETTINGS = (
-    "SET TimeZone = 'UTC'; SET memory_limit = '96MB'; SET threads = 1; "
-    "SET preserve_insertion_order = false"
-)
+# takes about 32 MB of buffers per thread: one thread fits the default budget, which loaded
+# every benchmark and test load (10k to 1M calls); wider records may need more.
+DEFAULT_MEMORY_LIMIT = "96MB"
+_MEMORY = re.compile(r"\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)", re.IGNORECASE)
 CATALOG = "warehouse"
 SPOOL_ZSTD_LEVEL = 1  # ~20x smaller than the JSON, for a few % of a load's CPU
 MAX_RECORD_BYTES = 4 * 1024 * 1024
@@ -113,6 +113,21 @@ def _file_lock(path: Path, timeout: float) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def validate_memory_limit(value: str) -> str:
+    if not _MEMORY.fullmatch(value.strip()):
+        raise ValueError(
+            f"AIRCALL_DUCKDB_MEMORY_LIMIT '{value}' is not a size; use e.g. 96MB, 512MB or 2GB"
+        )
+    return value.strip()
+
+
+def _settings(memory_limit: str) -> str:
+    return (
+        f"SET TimeZone = 'UTC'; SET memory_limit = '{validate_memory_limit(memory_limit)}'; "
+        "SET threads = 1; SET preserve_insertion_order = false"
+    )
+
+
 def _column_ddl(fields: Sequence[Field]) -> str:
     return ", ".join(f"{quote(f.name)} {f.warehouse_type}" for f in fields)
 
@@ -120,9 +135,15 @@ def _column_ddl(fields: Sequence[Field]) -> str:
 class Warehouse:
     """A DuckDB file, opened by one process at a time."""
 
-    def __init__(self, path: str | os.PathLike[str], lock_timeout: float = LOCK_TIMEOUT_SECONDS):
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        lock_timeout: float = LOCK_TIMEOUT_SECONDS,
+        memory_limit: str = DEFAULT_MEMORY_LIMIT,
+    ):
         self.path = Path(path)
         self.lock_timeout = lock_timeout
+        self.memory_limit = memory_limit
 
     @contextmanager
     def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -135,7 +156,7 @@ class Warehouse:
             # catalog "aircall" and make every "aircall.<table>" reference ambiguous.
             con = duckdb.connect()
             try:
-                con.execute(DUCKDB_SETTINGS)
+                con.execute(_settings(self.memory_limit))
                 mode = " (READ_ONLY)" if read_only else ""
                 con.execute(f"ATTACH {_sql_str(str(self.path))} AS {CATALOG}{mode}")
                 con.execute(f"USE {CATALOG}")
@@ -203,6 +224,13 @@ class Warehouse:
                     )
                 result = _verify(con, target, load, loaded, rows_written)
                 con.execute("COMMIT")
+            except duckdb.OutOfMemoryException:
+                con.execute("ROLLBACK")
+                raise MemoryError(
+                    f"DuckDB needed more than its {self.memory_limit} budget to load "
+                    f"{target}; nothing was written. Set AIRCALL_DUCKDB_MEMORY_LIMIT higher "
+                    "(e.g. 512MB) and re-run."
+                ) from None
             except BaseException:
                 con.execute("ROLLBACK")
                 raise
@@ -386,10 +414,14 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
     path: str = PydanticField(
         default=DEFAULT_DUCKDB_PATH, description="DuckDB file (env AIRCALL_DUCKDB_PATH)."
     )
+    memory_limit: str = PydanticField(
+        default=DEFAULT_MEMORY_LIMIT,
+        description="DuckDB's memory budget for a load (env AIRCALL_DUCKDB_MEMORY_LIMIT).",
+    )
 
     @property
     def warehouse(self) -> Warehouse:
-        return Warehouse(self.path)
+        return Warehouse(self.path, memory_limit=self.memory_limit)
 
     def handle_output(self, context: dg.OutputContext, obj: TableLoad | pd.DataFrame) -> None:
         schema, table = table_address(context.asset_key)

@@ -148,6 +148,27 @@ def test_a_value_of_the_wrong_type_fails_the_load_and_writes_nothing(tmp_path):
     assert rows(path) == [(1, 1)]
 
 
+def test_a_load_over_the_memory_budget_fails_clearly_and_writes_nothing(tmp_path):
+    path = tmp_path / "w.duckdb"
+    Warehouse(path).replace("aircall", "calls", load([call(1, 1, duration=1)]))
+    big = [call(i, 1, duration=i, comments=[{"content": "x" * 500}] * 20) for i in range(2, 4000)]
+    with pytest.raises(MemoryError) as err:
+        Warehouse(path, memory_limit="4MB").replace("aircall", "calls", load(big, end=2))
+    assert str(err.value) == (
+        'DuckDB needed more than its 4MB budget to load "aircall"."calls"; nothing was written. '
+        "Set AIRCALL_DUCKDB_MEMORY_LIMIT higher (e.g. 512MB) and re-run."
+    )
+    assert rows(path) == [(1, 1)]
+    assert not list(tmp_path.glob(".w.duckdb.stage-*"))
+
+
+@pytest.mark.parametrize("limit", ["lots", "96", "96MB; DROP TABLE x"])
+def test_a_memory_budget_that_is_not_a_size_is_refused(tmp_path, limit):
+    with pytest.raises(ValueError, match="is not a size; use e.g. 96MB"):
+        with Warehouse(tmp_path / "w.duckdb", memory_limit=limit).connect():
+            pass
+
+
 def test_rows_stay_unique_by_primary_key_across_reruns(tmp_path):
     path = tmp_path / "w.duckdb"
     wh = Warehouse(path)

@@ -108,7 +108,7 @@ def _aircall(context: dg.OpExecutionContext) -> AircallResource:
 
 
 def _warehouse(context: dg.OpExecutionContext) -> Warehouse:
-    return Warehouse(getattr(context.resources, IO_MANAGER_KEY).path)
+    return getattr(context.resources, IO_MANAGER_KEY).warehouse
 
 
 def _payloads(destination: Destination, columns: list[str], rows: list[dict[str, Any]]):

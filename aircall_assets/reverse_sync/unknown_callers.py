@@ -156,7 +156,7 @@ def build_unknown_callers_asset() -> dg.AssetsDefinition:
         },
     )
     def unknown_callers(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-        warehouse = Warehouse(getattr(context.resources, IO_MANAGER_KEY).path)
+        warehouse = getattr(context.resources, IO_MANAGER_KEY).warehouse
         figures = compute_unknown_callers(warehouse)
         context.log.info(f"{figures['rows']} unknown caller(s)")
         table = "\n".join(f"| {k} | {i} |" for k, i in figures["preview"])
