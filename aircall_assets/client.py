@@ -509,8 +509,10 @@ class _WindowFilter:
             if rid in self.seen:
                 continue
             self.seen.add(rid)
+            value = record.get(self.date_field)
             try:
-                stamp = epoch_micros(record.get(self.date_field))
+                # UNIX seconds are what the API sends for most tables: no call for them.
+                stamp = value * 1_000_000 if type(value) is int else epoch_micros(value)
             except (TypeError, ValueError, OverflowError) as exc:
                 raise NormalizationError(
                     f"{self.table.name}.{self.date_field}: value "

@@ -58,21 +58,24 @@ def _ident(name: str) -> str:
 
 def _conversion(field: Field) -> tuple[str, str, str | None]:
     """(typed value or NULL when not convertible, condition that the raw value means NULL,
-    why a value is refused; None when every value fits) for a raw JSON column. Accepted:
+    why a value is refused; None when every value fits) for a raw column. Accepted:
 
     * BIGINT: integers, integral floats, integer strings; "" is NULL;
     * TIMESTAMPTZ: UNIX seconds (number or digit string), ISO 8601 with an offset or Z;
       "" is NULL; an ISO time without an offset is refused (its instant is unknown);
     * BOOLEAN: true/false, 0/1, and "true"/"false"/"1"/"0"/"yes"/"no" in any case;
-    * VARCHAR: strings as they are; numbers, booleans and structures as their JSON text;
+    * VARCHAR: strings as they are; numbers, booleans and structures as their JSON text (the
+      JSON reader does this itself);
     * JSON: any value, kept as JSON.
     """
     v = _ident(field.name)
+    wtype = field.warehouse_type
+    if wtype == "VARCHAR":  # read as text already (``raw_columns``)
+        return v, f"{v} IS NULL", None
     kind = f"json_type({v})"
     text = f"trim(({v}) ->> '$')"
     null = f"{v} IS NULL OR {kind} = 'NULL'"
     empty_is_null = f"{null} OR ({kind} = 'VARCHAR' AND {text} = '')"
-    wtype = field.warehouse_type
     if wtype == "BIGINT":
         typed = (
             f"CASE WHEN {kind} IN ('BIGINT', 'UBIGINT') THEN TRY_CAST({v} AS BIGINT) "
@@ -104,8 +107,6 @@ def _conversion(field: Field) -> tuple[str, str, str | None]:
         return typed, null, "not a boolean"
     if wtype == "JSON":
         return f"CASE WHEN NOT ({null}) THEN {v} END", null, None
-    if wtype == "VARCHAR":  # ->> gives a string's text, any other value's JSON, null as NULL
-        return f"{v} ->> '$'", null, None
     raise ValueError(f"{field.name}: no conversion for warehouse type {wtype}")
 
 
@@ -136,11 +137,12 @@ def typed_columns_sql(fields: Sequence[Field], table: str, primary_key: str | No
 
 
 def raw_columns(fields: Sequence[Field], primary_key: str | None) -> dict[str, str]:
-    """The JSON columns to read from spooled records: the fields, and the key for messages."""
-    names = [f.name for f in fields]
-    if primary_key and primary_key not in names:
-        names.append(primary_key)
-    return {name: "JSON" for name in names}
+    """The columns to read from spooled records, as the JSON reader should hand them over:
+    text for text fields, the JSON value for every other (typed by ``typed_columns_sql``)."""
+    columns = {f.name: "VARCHAR" if f.warehouse_type == "VARCHAR" else "JSON" for f in fields}
+    if primary_key:
+        columns.setdefault(primary_key, "JSON")
+    return columns
 
 
 class SchemaDrift:
@@ -154,11 +156,13 @@ class SchemaDrift:
         self.missing: Counter[str] = Counter()
 
     def observe(self, records: Iterable[dict[str, Any]]) -> None:
-        for record in records:
-            if not self.known.issuperset(record):
-                self.unknown.update(k for k in record if k not in self.known)
-            if not self.selected.issubset(record):
-                self.missing.update(self.selected.difference(record))
+        # Records of a page nearly always share one key set: compare each distinct set once.
+        for keys, count in Counter(map(tuple, records)).items():
+            if not self.known.issuperset(keys):
+                self.unknown.update(k for k in keys if k not in self.known)
+            if not self.selected.issubset(keys):
+                for name in self.selected.difference(keys):
+                    self.missing[name] += count
 
     def track(self, pages: Iterable[list[dict[str, Any]]]) -> Iterator[list[dict[str, Any]]]:
         """``pages`` unchanged, observed on the way."""

@@ -6,7 +6,8 @@ the body in 10 kB pieces). Fetching the 2,010 pages of the 100,000-call benchmar
 took 1.45 s of CPU with a ``requests.Session`` and 0.44 s with urllib3's pool, which ``requests``
 itself is built on (median of 2 runs on the benchmark machine). What ``requests`` gave that the
 client relies on is kept here: keep-alive, gzip, proxies from the environment (``HTTPS_PROXY``,
-``NO_PROXY``), certifi's CA bundle, form and JSON bodies.
+``NO_PROXY``), certifi's CA bundle unless ``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE`` names
+another, form and JSON bodies.
 
 The transport knows nothing about retries or Aircall: it sends once and either returns the
 complete answer or raises ``SendFailed`` saying whether the request may have reached the server,
@@ -16,6 +17,7 @@ which is what the client needs to decide between retrying and reporting a lost a
 from __future__ import annotations
 
 import base64
+import os
 import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -54,9 +56,12 @@ class SendFailed(Exception):
 
 
 def _pool_for(base_url: str) -> urllib3.PoolManager:
-    """A pool that honours the standard proxy variables for the API's host, like requests."""
+    """A pool that honours the proxy and CA-bundle variables requests honours."""
     parts = urlsplit(base_url)
-    options: dict[str, Any] = {"maxsize": 4, "ca_certs": certifi.where()}
+    ca_certs = (
+        os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or certifi.where()
+    )
+    options: dict[str, Any] = {"maxsize": 4, "ca_certs": ca_certs}
     proxy = urllib.request.getproxies().get(parts.scheme)
     if proxy and not urllib.request.proxy_bypass(parts.hostname or ""):
         return urllib3.ProxyManager(proxy, **options)

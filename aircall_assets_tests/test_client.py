@@ -11,6 +11,7 @@ from aircall_assets.client import (
     AircallAuthError,
     AircallClient,
     AircallResponseLost,
+    AircallUnavailable,
     RateLimiter,
     validate_base_url,
 )
@@ -229,6 +230,22 @@ def test_create_contact_and_lost_response_is_reported_not_resent(simulator_facto
     with pytest.raises(AircallResponseLost):
         client_for(faulty).post("/v1/contacts", {"phone_numbers": [{"label": "m", "value": "+1"}]})
     assert len(faulty.store.all("contacts")) - before <= 1, "a lost create is never re-sent"
+
+
+def test_a_refused_connection_never_sent_anything_so_even_a_create_is_retried():
+    import socket
+
+    with socket.socket() as probe:  # a loopback port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    client = AircallClient(
+        "id", "secret-token", f"http://127.0.0.1:{port}", 0, max_attempts=3, backoff_seconds=0.01
+    )
+    with pytest.raises(AircallUnavailable) as err:
+        client.post("/v1/contacts", {"phone_numbers": [{"label": "m", "value": "+1"}]})
+    assert "still failing after 3 attempts; last error: connect." in str(err.value)
+    assert "secret-token" not in str(err.value) and "secret-token" not in repr(client)
+    assert client.stats.requests == 3 and client.stats.transient_errors == {"connect": 3}
 
 
 def test_gateway_error_after_an_applied_create_is_lost_not_resent(simulator_factory):
