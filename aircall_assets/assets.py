@@ -17,7 +17,7 @@ import dagster as dg
 from pydantic import Field as PydanticField
 
 from aircall_assets.catalog import Field, Table
-from aircall_assets.client import AircallClient, AircallResource
+from aircall_assets.client import AircallClient, AircallResource, read_ahead
 from aircall_assets.normalize import NormalizationError, SchemaDrift
 from aircall_assets.settings import Settings
 from aircall_assets.warehouse import ReplaceRange, TableLoad, WriteResult
@@ -243,6 +243,7 @@ def build_extract_asset(table: Table, settings: Settings) -> dg.AssetsDefinition
             )
         else:
             pages = _full_pages(client, table, totals)
+        pages = read_ahead(pages)
 
         def extra_metadata() -> dict[str, Any]:
             return {

@@ -35,7 +35,7 @@ DEFAULT_BASE_URL = "https://api.aircall.io"
 PER_PAGE = 50
 POSITIONAL_CAP = 10_000
 MAX_PAGE = POSITIONAL_CAP // PER_PAGE
-PREFETCH_PAGES = 2  # pages of a window read ahead while the caller processes the current one
+PREFETCH_PAGES = 2  # pages read ahead while the caller processes the current one
 CREDENTIAL_HELP = (
     "Set AIRCALL_API_ID and AIRCALL_API_TOKEN to an API ID and token created in the Aircall "
     "dashboard (Integrations & API > API keys)."
@@ -428,8 +428,7 @@ class AircallClient:
             return
         window = _WindowFilter(table, start, end)
         yield WindowPage(window.keep(records), start, end, total, first_of_window=True)
-        rest = _read_ahead(pages, PREFETCH_PAGES) if meta.get("next_page_link") else pages
-        for records, _meta in rest:
+        for records, _meta in pages:
             yield WindowPage(window.keep(records), start, end, total, first_of_window=False)
         if window.outside:
             self.stats.outside_window += window.outside
@@ -440,14 +439,15 @@ class _Raised:
         self.error = error
 
 
-def _read_ahead(items: Iterator[Any], depth: int) -> Iterator[Any]:
+def read_ahead(items: Iterator[Any], depth: int = PREFETCH_PAGES) -> Iterator[Any]:
     """``items`` produced by a background thread at most ``depth`` ahead of the caller.
 
-    The next page of a window is requested while the caller normalises and stores the
-    current one, instead of after. Only pages the caller would read anyway are read (the
-    window's remaining pages); pacing and retries are unchanged (the limiter is thread-safe);
-    an error is raised in the caller; if the caller stops early, the reader stops after the
-    request in flight.
+    A load wraps its whole stream of pages (every window, splits included), so the next page
+    is requested while the caller checks and spools the current one, across window
+    boundaries too: with one window per day, a window-by-window read-ahead left every
+    window's first page unoverlapped. Only pages the caller would read anyway are read;
+    pacing and retries are unchanged (the limiter is thread-safe); an error is raised in the
+    caller; if the caller stops early, the reader stops after the request in flight.
     """
     ready: queue.Queue[Any] = queue.Queue(maxsize=depth)
     stop = threading.Event()

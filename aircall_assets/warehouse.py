@@ -402,6 +402,9 @@ def _verify(
     return WriteResult(rows_written, rows_in_table, rows_per_day, duplicates, nulls, preview)
 
 
+PER_PARTITION = ("dagster/row_count", "table")  # what each partition of a range run carries
+
+
 def table_address(asset_key: dg.AssetKey) -> tuple[str, str]:
     """``aircall/calls`` → (``aircall``, ``calls``): schema from the key's prefix."""
     path = asset_key.path
@@ -444,9 +447,13 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
             details["rows_per_day"] = dg.MetadataValue.json(result.rows_per_day)
         if context.has_asset_partitions and len(context.asset_partition_keys) > 1:
             # Dagster copies output metadata onto every partition's materialization: a range's
-            # per-day counts and preview would be stored once per day (quadratic in the range).
-            # They go into one observation of the run instead.
-            context.log_event(dg.AssetObservation(asset_key=context.asset_key, metadata=details))
+            # figures (API stats, columns, drift, per-day counts, preview) would be stored once
+            # per day, quadratic in the range. They go into one observation of the run; each
+            # partition keeps the table's row count.
+            run_level = {k: metadata.pop(k) for k in list(metadata) if k not in PER_PARTITION}
+            context.log_event(
+                dg.AssetObservation(asset_key=context.asset_key, metadata={**run_level, **details})
+            )
         else:
             metadata.update(details)
         context.add_output_metadata(metadata)

@@ -33,7 +33,7 @@ import requests  # noqa: E402
 
 from aircall_assets.assets import build_extract_asset  # noqa: E402
 from aircall_assets.catalog import CALLS  # noqa: E402
-from aircall_assets.client import AircallResource  # noqa: E402
+from aircall_assets.client import AircallResource, read_ahead  # noqa: E402
 from aircall_assets.settings import parse_settings  # noqa: E402
 from aircall_assets.warehouse import ReplaceRange, TableLoad, WarehouseIOManager  # noqa: E402
 
@@ -71,8 +71,9 @@ def _last_day(p: dict) -> str:
 
 
 def _client_metadata(result: dg.ExecuteInProcessResult) -> dict:
-    event = result.get_asset_materialization_events()[0]
-    return {k: v.value for k, v in event.materialization.metadata.items()}
+    """The run's figures: a range run records them in one observation."""
+    event = next(e for e in result.all_events if e.event_type_value == "ASSET_OBSERVATION")
+    return {k: v.value for k, v in event.asset_observation_data.asset_observation.metadata.items()}
 
 
 def mode_range(p: dict) -> None:
@@ -113,7 +114,7 @@ def mode_unpartitioned(p: dict) -> None:
     def calls(aircall: AircallResource):
         client = aircall.get_client()
         fields = CALLS.resolve_columns(None)
-        pages = (
+        pages = read_ahead(
             page.records
             for page in client.iter_window(CALLS, int(start.timestamp()), int(end.timestamp()))
         )
