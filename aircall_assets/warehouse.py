@@ -7,7 +7,7 @@ them; and an all-null first load creates columns of type "NULL". Here:
 * DDL comes from the catalog (typed columns, JSON, TIMESTAMPTZ in UTC), columns are added when a
   selection grows and kept when it shrinks, inserts are by column name;
 * a load is spooled to a private file as the API is read (the records as the API sent them,
-  zstd-compressed JSON lines: memory bounded by a page, the main file not locked for the length
+  one zstd-compressed JSON array: memory bounded by a page, the main file not locked for the length
   of an API read), then merged in one transaction: delete the replaced range, insert the
   records typed by SQL (``normalize.py``), delete older rows whose key was just loaded, verify,
   commit; any error (a value of the wrong type included) rolls back and the previous data stays;
@@ -324,15 +324,19 @@ class _Replaced:
 
 
 def _spool(path: Path, pages: Iterable[list[dict[str, Any]]]) -> int:
-    """Write the records as compressed JSON lines, page by page; the number of records."""
+    """Write the records as one compressed JSON array, a page at a time (one ``orjson`` call
+    per page is 3-5x cheaper than one per record); the number of records."""
     rows = 0
-    dumps = orjson.dumps
     compressor = zstandard.ZstdCompressor(level=SPOOL_ZSTD_LEVEL)
     with open(path, "wb") as raw, compressor.stream_writer(raw) as out:
+        out.write(b"[")
         for records in pages:
             if records:
-                out.write(b"\n".join(map(dumps, records)) + b"\n")
+                if rows:
+                    out.write(b",")
+                out.write(orjson.dumps(records)[1:-1])  # the page's objects, without [ ]
                 rows += len(records)
+        out.write(b"]")
     return rows
 
 
@@ -345,7 +349,7 @@ def _insert_typed(
         for name, kind in raw_columns(load.fields, load.primary_key).items()
     )
     source = (
-        f"read_json({_sql_str(str(stage_path))}, format = 'newline_delimited', "
+        f"read_json({_sql_str(str(stage_path))}, format = 'array', "
         f"compression = 'zstd', maximum_object_size = {MAX_RECORD_BYTES}, "
         f"columns = {{{columns}}})"
     )
