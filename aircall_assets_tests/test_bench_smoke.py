@@ -90,5 +90,8 @@ def test_case_measurements_are_real(smoke):
     (reverse,) = rows_of(data, "6")
     assert reverse["records"] == SMOKE.reverse_contacts
     assert reverse["extra"]["duplicates"] == 0
+    empty = [r for r in rows_of(data, "3") if "no calls in the account" in r["tool"]]
+    # one request per day window (and one for everything older), against one
+    assert [(r["records"], r["requests"]) for r in empty] == [(0, SMOKE.backfill_days + 1), (0, 1)]
     goals = {(g["case"], g["goal"]): g for g in data["goals"]}
     assert goals[("3", "single run within 1.3× of the unpartitioned read")]["measured"]
