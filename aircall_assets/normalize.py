@@ -19,6 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from aircall_assets.catalog import Field
+from aircall_assets.sql import literal, quote
 
 
 class NormalizationError(ValueError):
@@ -48,14 +49,6 @@ UTC_OFFSET_AT_END = "(Z|[+-][0-9]{2}(:?[0-9]{2})?)$"
 ERROR_END = "The API sent a value of an unexpected type; nothing was written."
 
 
-def _sql_str(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
-def _ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 def _conversion(field: Field) -> tuple[str, str, str | None]:
     """(typed value or NULL when not convertible, condition that the raw value means NULL,
     why a value is refused; None when every value fits) for a raw column. Accepted:
@@ -68,7 +61,7 @@ def _conversion(field: Field) -> tuple[str, str, str | None]:
       JSON reader does this itself);
     * JSON: any value, kept as JSON.
     """
-    v = _ident(field.name)
+    v = quote(field.name)
     wtype = field.warehouse_type
     if wtype == "VARCHAR":  # read as text already (``raw_columns``)
         return v, f"{v} IS NULL", None
@@ -92,7 +85,7 @@ def _conversion(field: Field) -> tuple[str, str, str | None]:
             f"THEN TRY(make_timestamptz(CAST(CAST({v} AS DOUBLE) * 1000000 AS BIGINT))) "
             f"WHEN {kind} = 'VARCHAR' AND regexp_full_match({text}, '-?[0-9]+') "
             f"THEN TRY(make_timestamptz(TRY_CAST({text} AS BIGINT) * 1000000)) "
-            f"WHEN {kind} = 'VARCHAR' AND regexp_matches({text}, {_sql_str(UTC_OFFSET_AT_END)}) "
+            f"WHEN {kind} = 'VARCHAR' AND regexp_matches({text}, {literal(UTC_OFFSET_AT_END)}) "
             f"THEN TRY_CAST({text} AS TIMESTAMPTZ) END"
         )
         return typed, empty_is_null, "neither UNIX seconds nor an ISO 8601 time with its offset"
@@ -114,7 +107,7 @@ def typed_columns_sql(fields: Sequence[Field], table: str, primary_key: str | No
     """The SELECT list typing raw JSON columns named like ``fields``: one output column per
     field, of its warehouse type, or ``error()`` at the first value that does not fit."""
     record = (
-        f"'of record {primary_key}=' || coalesce(CAST({_ident(primary_key)} AS VARCHAR), '?')"
+        f"'of record {primary_key}=' || coalesce(CAST({quote(primary_key)} AS VARCHAR), '?')"
         if primary_key
         else "'of the record'"
     )
@@ -122,16 +115,16 @@ def typed_columns_sql(fields: Sequence[Field], table: str, primary_key: str | No
     for field in fields:
         typed, is_null, why = _conversion(field)
         if why is None:
-            columns.append(f"{typed} AS {_ident(field.name)}")
+            columns.append(f"{typed} AS {quote(field.name)}")
             continue
         message = (
-            f"{_sql_str(f'{table}.{field.name}: value ')} || CAST({_ident(field.name)} AS VARCHAR)"
+            f"{literal(f'{table}.{field.name}: value ')} || CAST({quote(field.name)} AS VARCHAR)"
             f" || ' ' || {record} || "
-            f"{_sql_str(f' cannot be stored as {field.warehouse_type} ({why}). {ERROR_END}')}"
+            f"{literal(f' cannot be stored as {field.warehouse_type} ({why}). {ERROR_END}')}"
         )
         columns.append(
             f"coalesce({typed}, CASE WHEN {is_null} THEN NULL ELSE error({message}) END) "
-            f"AS {_ident(field.name)}"
+            f"AS {quote(field.name)}"
         )
     return ",\n".join(columns)
 

@@ -37,6 +37,7 @@ from pydantic import Field as PydanticField
 
 from aircall_assets.catalog import Field
 from aircall_assets.normalize import NormalizationError, raw_columns, typed_columns_sql
+from aircall_assets.sql import column_ddl, literal, quote
 
 DEFAULT_DUCKDB_PATH = "data/aircall.duckdb"
 LOCK_TIMEOUT_SECONDS = 3600.0
@@ -49,10 +50,6 @@ _MEMORY = re.compile(r"\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)", re.IGNORECA
 CATALOG = "warehouse"
 SPOOL_ZSTD_LEVEL = 1  # ~20x smaller than the JSON, for a few % of a load's CPU
 MAX_RECORD_BYTES = 4 * 1024 * 1024
-
-
-def quote(identifier: str) -> str:
-    return '"' + identifier.replace('"', '""') + '"'
 
 
 @dataclass(frozen=True)
@@ -128,10 +125,6 @@ def _settings(memory_limit: str) -> str:
     )
 
 
-def _column_ddl(fields: Sequence[Field]) -> str:
-    return ", ".join(f"{quote(f.name)} {f.warehouse_type}" for f in fields)
-
-
 class Warehouse:
     """A DuckDB file, opened by one process at a time."""
 
@@ -158,7 +151,7 @@ class Warehouse:
             try:
                 con.execute(_settings(self.memory_limit))
                 mode = " (READ_ONLY)" if read_only else ""
-                con.execute(f"ATTACH {_sql_str(str(self.path))} AS {CATALOG}{mode}")
+                con.execute(f"ATTACH {literal(str(self.path))} AS {CATALOG}{mode}")
                 con.execute(f"USE {CATALOG}")
                 yield con
             finally:
@@ -271,10 +264,6 @@ def _process_alive(pid: int) -> bool:
     return True
 
 
-def _sql_str(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
 def table_exists_in(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
     """Whether ``schema.table`` exists in the attached warehouse (not in a staging file)."""
     found = con.execute(
@@ -291,7 +280,7 @@ def _ensure_columns(
     """Create the typed table, or add the newly selected columns (old ones are kept)."""
     target = f"{quote(schema)}.{quote(table)}"
     if not table_exists_in(con, schema, table):
-        con.execute(f"CREATE TABLE {target} ({_column_ddl(fields)})")
+        con.execute(f"CREATE TABLE {target} ({column_ddl(fields)})")
         return
     existing = {
         name
@@ -345,11 +334,11 @@ def _insert_typed(
 ) -> int:
     """Insert the spooled records typed by the catalog; the number of rows inserted."""
     columns = ", ".join(
-        f"{_sql_str(name)}: {_sql_str(kind)}"
+        f"{literal(name)}: {literal(kind)}"
         for name, kind in raw_columns(load.fields, load.primary_key).items()
     )
     source = (
-        f"read_json({_sql_str(str(stage_path))}, format = 'array', "
+        f"read_json({literal(str(stage_path))}, format = 'array', "
         f"compression = 'zstd', maximum_object_size = {MAX_RECORD_BYTES}, "
         f"columns = {{{columns}}})"
     )

@@ -27,7 +27,8 @@ import duckdb
 import orjson
 
 from aircall_assets.reverse_sync.payloads import json_safe
-from aircall_assets.warehouse import quote, table_exists_in
+from aircall_assets.sql import quote
+from aircall_assets.warehouse import table_exists_in
 
 SCHEMA = "aircall_sync"
 STATE_TABLE = "state"
