@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 
 from aircall_assets.simulator.config import FAULT_KINDS, utc_today
@@ -36,10 +36,13 @@ class Profile:
     concurrent_runs: int = 3
     concurrency_rounds: tuple[str, ...] = ("flock",)  # instance configs, see concurrency.ROUNDS
     secrets_cli_runs: int = 2  # `dagster` CLI runs whose stdout/stderr are searched (max 4)
+    # The day the suite started: every scenario's account has the same dates, even when the
+    # suite runs across midnight UTC (a baseline built the day before differed by a day).
+    today: date = field(default_factory=utc_today)
 
     @property
     def start(self) -> date:
-        return utc_today() - timedelta(days=self.days + 1)
+        return self.today - timedelta(days=self.days + 1)
 
     @property
     def last(self) -> date:
