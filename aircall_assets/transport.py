@@ -108,8 +108,8 @@ class Transport:
         headers: Mapping[str, str] | None = None,
     ) -> Reply:
         url = self.base_url + path
-        if params:
-            url += "?" + urlencode(params, doseq=True)
+        if params:  # like requests, a parameter set to None is left out
+            url += "?" + urlencode({k: v for k, v in params.items() if v is not None}, doseq=True)
         all_headers = dict(self._headers)
         body: bytes | None = None
         if json is not None:

@@ -107,6 +107,12 @@ def test_wrong_token_is_403_with_a_clear_message_and_no_secret(account, caplog):
     assert "tok-SECRET-9f8e7d" not in str(err.value) + repr(client) + caplog.text
 
 
+def test_a_parameter_set_to_none_is_left_out(account):
+    client = client_for(account)
+    total = client.get("/v1/calls", {"per_page": 1})["meta"]["total"]
+    assert client.get("/v1/calls", {"per_page": 1, "from": None})["meta"]["total"] == total
+
+
 def test_missing_credentials_name_the_env_vars():
     with pytest.raises(AircallAuthError, match="AIRCALL_API_ID and AIRCALL_API_TOKEN"):
         AircallClient("", "", "http://127.0.0.1:9")
