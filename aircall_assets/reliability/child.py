@@ -103,16 +103,23 @@ def _instrument_warehouse() -> None:
     warehouse.Warehouse._merge = merge  # type: ignore[method-assign]
 
 
-def _extract(args: argparse.Namespace) -> int:
-    from aircall_assets.reliability.extract import aircall, extract
+def _resource(args: argparse.Namespace):
+    """The Aircall resource of a child: the account from the environment, pace from args."""
+    from aircall_assets.reliability.extract import aircall
 
-    resource = aircall(
+    return aircall(
         os.environ["AIRCALL_API_BASE_URL"],
         os.environ["AIRCALL_API_ID"],
         os.environ["AIRCALL_API_TOKEN"],
         requests_per_minute=args.rpm,
         rate_window_seconds=args.window,
     )
+
+
+def _extract(args: argparse.Namespace) -> int:
+    from aircall_assets.reliability.extract import extract
+
+    resource = _resource(args)
     mark("start")
     results = extract(
         resource,
@@ -185,19 +192,12 @@ def _instrument_client() -> None:
 def _reverse(args: argparse.Namespace) -> int:
     import orjson
 
-    from aircall_assets.reliability.extract import aircall
     from aircall_assets.reliability.reverse import run_sync
     from aircall_assets.settings import Settings
 
     _instrument_client()
     settings = Settings.model_validate(orjson.loads(Path(args.settings).read_bytes()))
-    resource = aircall(
-        os.environ["AIRCALL_API_BASE_URL"],
-        os.environ["AIRCALL_API_ID"],
-        os.environ["AIRCALL_API_TOKEN"],
-        requests_per_minute=args.rpm,
-        rate_window_seconds=args.window,
-    )
+    resource = _resource(args)
     mark("start")
     result = run_sync(settings, resource, args.db, args.destination)
     mark("done", "ok" if result.success else "failed")

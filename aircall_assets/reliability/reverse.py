@@ -22,6 +22,7 @@ import pandas as pd
 from aircall_assets.assets import IO_MANAGER_KEY
 from aircall_assets.client import AircallResource
 from aircall_assets.reverse_sync.definitions import REVERSE_SYNC_JOB, SYNC_OP, build_reverse_sync
+from aircall_assets.reverse_sync.destinations import TEMPLATE_FIELDS
 from aircall_assets.settings import Settings
 from aircall_assets.warehouse import Warehouse, WarehouseIOManager
 
@@ -30,15 +31,7 @@ from .report import ScenarioResult
 SOURCE = "crm.new_contacts"
 DESTINATION = "push_contacts"
 CREATE_CONTACTS = {"name": DESTINATION, "source": SOURCE, "template": "create_contacts"}
-COLUMNS = [
-    "key",
-    "first_name",
-    "last_name",
-    "company_name",
-    "information",
-    "phone_numbers",
-    "emails",
-]
+COLUMNS = ["key", *TEMPLATE_FIELDS["contact_create"]]  # what create_contacts sends
 FIRST_NAMES = [
     "Zoë",
     "Jürgen",
@@ -155,31 +148,24 @@ def run_sync(
     )
 
 
+def _counts(db: Path | str, column: str, table: str, destination: str) -> Counter:
+    with Warehouse(db).connect(read_only=True) as con:
+        rows = con.execute(
+            f"SELECT {column}, count(*) FROM aircall_sync.{table} WHERE destination = ? "
+            f"GROUP BY {column}",
+            [destination],
+        ).fetchall()
+    return Counter(dict(rows))
+
+
 def outcomes(db: Path | str, destination: str = DESTINATION) -> Counter:
     """Attempts recorded in ``aircall_sync.responses`` by outcome."""
-    with Warehouse(db).connect(read_only=True) as con:
-        return Counter(
-            dict(
-                con.execute(
-                    "SELECT outcome, count(*) FROM aircall_sync.responses WHERE destination = ? "
-                    "GROUP BY outcome",
-                    [destination],
-                ).fetchall()
-            )
-        )
+    return _counts(db, "outcome", "responses", destination)
 
 
 def states(db: Path | str, destination: str = DESTINATION) -> Counter:
-    with Warehouse(db).connect(read_only=True) as con:
-        return Counter(
-            dict(
-                con.execute(
-                    "SELECT status, count(*) FROM aircall_sync.state WHERE destination = ? "
-                    "GROUP BY status",
-                    [destination],
-                ).fetchall()
-            )
-        )
+    """Rows in ``aircall_sync.state`` by status."""
+    return _counts(db, "status", "state", destination)
 
 
 def contacts_by_first_phone(sim, rows: Iterable[dict[str, Any]]) -> dict[str, list[dict]]:
