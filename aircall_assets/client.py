@@ -516,7 +516,7 @@ class _WindowFilter:
             except (TypeError, ValueError, OverflowError) as exc:
                 raise NormalizationError(
                     f"{self.table.name}.{self.date_field}: value "
-                    f"{repr(record.get(self.date_field))[:80]} of record id={rid} cannot be "
+                    f"{repr(value)[:80]} of record id={rid} cannot be "
                     f"stored as {self.table.field(self.date_field).warehouse_type} ({exc}). The "
                     "API sent a value of an unexpected type; nothing was written."
                 ) from None

@@ -49,9 +49,9 @@ UTC_OFFSET_AT_END = "(Z|[+-][0-9]{2}(:?[0-9]{2})?)$"
 ERROR_END = "The API sent a value of an unexpected type; nothing was written."
 
 
-def _conversion(field: Field) -> tuple[str, str, str | None]:
-    """(typed value or NULL when not convertible, condition that the raw value means NULL,
-    why a value is refused; None when every value fits) for a raw column. Accepted:
+def _conversion(field: Field) -> tuple[str, tuple[str, str] | None]:
+    """(typed value or NULL when not convertible, and for types that refuse values: the
+    condition that the raw value means NULL and why a value is refused) for a raw column:
 
     * BIGINT: integers, integral floats, integer strings; "" is NULL;
     * TIMESTAMPTZ: UNIX seconds (number or digit string), ISO 8601 with an offset or Z;
@@ -64,7 +64,7 @@ def _conversion(field: Field) -> tuple[str, str, str | None]:
     v = quote(field.name)
     wtype = field.warehouse_type
     if wtype == "VARCHAR":  # read as text already (``raw_columns``)
-        return v, f"{v} IS NULL", None
+        return v, None
     kind = f"json_type({v})"
     text = f"trim(({v}) ->> '$')"
     null = f"{v} IS NULL OR {kind} = 'NULL'"
@@ -76,7 +76,7 @@ def _conversion(field: Field) -> tuple[str, str, str | None]:
             f"THEN TRY_CAST(CAST({v} AS DOUBLE) AS BIGINT) "
             f"WHEN {kind} = 'VARCHAR' THEN TRY_CAST({text} AS BIGINT) END"
         )
-        return typed, empty_is_null, "not an integer"
+        return typed, (empty_is_null, "not an integer")
     if wtype == "TIMESTAMPTZ":
         typed = (
             f"CASE WHEN {kind} IN ('BIGINT', 'UBIGINT') "
@@ -88,7 +88,7 @@ def _conversion(field: Field) -> tuple[str, str, str | None]:
             f"WHEN {kind} = 'VARCHAR' AND regexp_matches({text}, {literal(UTC_OFFSET_AT_END)}) "
             f"THEN TRY_CAST({text} AS TIMESTAMPTZ) END"
         )
-        return typed, empty_is_null, "neither UNIX seconds nor an ISO 8601 time with its offset"
+        return typed, (empty_is_null, "neither UNIX seconds nor an ISO 8601 time with its offset")
     if wtype == "BOOLEAN":
         typed = (
             f"CASE WHEN {kind} = 'BOOLEAN' THEN CAST({v} AS BOOLEAN) "
@@ -97,9 +97,9 @@ def _conversion(field: Field) -> tuple[str, str, str | None]:
             f"WHEN {kind} = 'VARCHAR' AND lower({text}) IN ('true', '1', 'yes') THEN true "
             f"WHEN {kind} = 'VARCHAR' AND lower({text}) IN ('false', '0', 'no') THEN false END"
         )
-        return typed, null, "not a boolean"
+        return typed, (null, "not a boolean")
     if wtype == "JSON":
-        return f"CASE WHEN NOT ({null}) THEN {v} END", null, None
+        return f"CASE WHEN NOT ({null}) THEN {v} END", None
     raise ValueError(f"{field.name}: no conversion for warehouse type {wtype}")
 
 
@@ -113,10 +113,11 @@ def typed_columns_sql(fields: Sequence[Field], table: str, primary_key: str | No
     )
     columns = []
     for field in fields:
-        typed, is_null, why = _conversion(field)
-        if why is None:
+        typed, refusal = _conversion(field)
+        if refusal is None:
             columns.append(f"{typed} AS {quote(field.name)}")
             continue
+        is_null, why = refusal
         message = (
             f"{literal(f'{table}.{field.name}: value ')} || CAST({quote(field.name)} AS VARCHAR)"
             f" || ' ' || {record} || "

@@ -88,7 +88,6 @@ class Transport:
             "User-Agent": USER_AGENT,
         }
         self._timeout = urllib3.Timeout(connect=connect_timeout, read=read_timeout)
-        self.read_timeout = read_timeout
         self._pool = _pool_for(base_url)
 
     def __repr__(self) -> str:  # the headers hold the credentials: never shown

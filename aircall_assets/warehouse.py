@@ -170,7 +170,7 @@ class Warehouse:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._sweep_orphan_stages()
         stage_path = self.path.with_name(
-            f"{self._stage_prefix}{os.getpid()}-{uuid.uuid4().hex}.ndjson.zst"
+            f"{self._stage_prefix}{os.getpid()}-{uuid.uuid4().hex}.json.zst"
         )
         try:
             rows_written = _spool(stage_path, load.pages)

@@ -78,8 +78,8 @@ def profile_worker(py_spy: str, params: dict[str, Any], out_dir: Path, top: int 
                 "warehouse.py",
                 "client.py",
                 "assets.py",
-                "sessions.py",
-                "frame.py",
+                "transport.py",
+                "connectionpool.py",
                 "materialize.py",
             )
         )
