@@ -3,8 +3,9 @@
 An asset body only turns its partition window into API windows, hands the records it reads to the
 warehouse IO manager, and reports what happened; the client owns the API's rules and the IO
 manager owns the warehouse. Key-based tables are daily-partitioned on their date field with a
-single-run backfill policy, so a backfill of any range is one run that reads day windows and
-replaces exactly that range; full tables are re-read and replaced whole.
+single-run backfill policy, so a backfill of any range is one run that reads the range as one
+API window (split only where the 10,000 cap forces it) and replaces exactly that range; full
+tables are re-read and replaced whole.
 """
 
 import warnings
@@ -75,14 +76,6 @@ def _epoch_seconds(moment: datetime) -> int:
     return int(moment.timestamp())
 
 
-def day_windows(start: datetime, end: datetime) -> Iterator[tuple[datetime, datetime]]:
-    day = start
-    while day < end:
-        following = min(day + timedelta(days=1), end)
-        yield day, following
-        day = following
-
-
 def _window_pages(
     client: AircallClient,
     table: Table,
@@ -91,15 +84,17 @@ def _window_pages(
     totals: WindowTotals,
     include_older: bool,
 ) -> Iterator[list[dict[str, Any]]]:
-    """Day windows over ``[start, end)``; ``include_older`` first reads everything before."""
+    """``[start, end)`` as one API window; ``include_older`` first reads everything before.
+
+    Not one window per day: the client splits a window only where the cap forces it, so a
+    range of sparse days costs the pages its records fill, not a request per day. Which
+    partition a record belongs to is the warehouse's business (by its date), not the read's.
+    """
     if include_older:
         yield from totals.track(
             client.iter_window(table, _epoch_seconds(EPOCH), _epoch_seconds(start))
         )
-    for day_start, day_end in day_windows(start, end):
-        yield from totals.track(
-            client.iter_window(table, _epoch_seconds(day_start), _epoch_seconds(day_end))
-        )
+    yield from totals.track(client.iter_window(table, _epoch_seconds(start), _epoch_seconds(end)))
 
 
 def _full_pages(

@@ -1,15 +1,17 @@
 """The one HTTP client that talks to Aircall, and its Dagster resource.
 
 It owns everything the real API makes hard (``../shared/docs/aircall-api.md``):
-pagination with ``next_page_link``, the positional 10,000-record cap (windows are halved until
-each part fits), per-resource ``from``/``to`` bound semantics, a process-wide pace under the
-company's per-minute budget, 429 waits on ``X-AircallApi-Reset``, retries with backoff and
-jitter on transient failures, and errors that say what to fix without ever showing a secret.
+pagination with ``next_page_link``, the positional 10,000-record cap (a window over it is split
+into parts sized from the total the API reports), per-resource ``from``/``to`` bound semantics,
+a process-wide pace under the company's per-minute budget, 429 waits on
+``X-AircallApi-Reset``, retries with backoff and jitter on transient failures, and errors
+that say what to fix without ever showing a secret.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import itertools
 import logging
 import queue
 import random
@@ -35,6 +37,9 @@ DEFAULT_BASE_URL = "https://api.aircall.io"
 PER_PAGE = 50
 POSITIONAL_CAP = 10_000
 MAX_PAGE = POSITIONAL_CAP // PER_PAGE
+# Records aimed at per part when a window over the cap is split: half the cap, so a part
+# rarely needs splitting again when calls bunch up (weekdays, peak hours).
+SPLIT_TARGET = POSITIONAL_CAP // 2
 PREFETCH_PAGES = 2  # pages read ahead while the caller processes the current one
 CREDENTIAL_HELP = (
     "Set AIRCALL_API_ID and AIRCALL_API_TOKEN to an API ID and token created in the Aircall "
@@ -405,10 +410,13 @@ class AircallClient:
     def iter_window(self, table: Table, start: int, end: int) -> Iterator[WindowPage]:
         """Every record dated in ``[start, end)`` (UNIX seconds), page by page, each id once.
 
-        A window whose ``meta.total`` exceeds the 10,000 cap is halved recursively; the probe
-        page of a split window is the only request spent beyond the minimum. Records the API
-        returns outside the window (only possible at ``end`` for fractional-second resources)
-        are dropped and discounted from the window's total.
+        A window whose ``meta.total`` exceeds the 10,000 cap is split into equal spans of time,
+        as many as its total needs at ``SPLIT_TARGET`` records each (a part still over the cap
+        is split again). The probe page of a split window is the only request spent beyond
+        the minimum, so a caller should ask for the widest window it needs, not day by day:
+        sparse days then share pages. Records the API returns outside the window (only
+        possible at ``end`` for fractional-second resources) are dropped and discounted from
+        the window's total.
         """
         params = self.window_params(table, start, end)
         pages = self.iter_pages(table, params)
@@ -422,9 +430,10 @@ class AircallClient:
                     "serve them past its 10,000 cap"
                 )
             self.stats.windows_split += 1
-            middle = start + (end - start) // 2
-            yield from self.iter_window(table, start, middle)
-            yield from self.iter_window(table, middle, end)
+            parts = min(end - start, -(-total // SPLIT_TARGET))
+            bounds = [start + (end - start) * i // parts for i in range(parts + 1)]
+            for part_start, part_end in itertools.pairwise(bounds):
+                yield from self.iter_window(table, part_start, part_end)
             return
         window = _WindowFilter(table, start, end)
         yield WindowPage(window.keep(records), start, end, total, first_of_window=True)
@@ -444,8 +453,8 @@ def read_ahead(items: Iterator[Any], depth: int = PREFETCH_PAGES) -> Iterator[An
 
     A load wraps its whole stream of pages (every window, splits included), so the next page
     is requested while the caller checks and spools the current one, across window
-    boundaries too: with one window per day, a window-by-window read-ahead left every
-    window's first page unoverlapped. Only pages the caller would read anyway are read;
+    boundaries too: a window-by-window read-ahead leaves every window's first page
+    unoverlapped. Only pages the caller would read anyway are read;
     pacing and retries are unchanged (the limiter is thread-safe); an error is raised in the
     caller; if the caller stops early, the reader stops after the request in flight.
     """

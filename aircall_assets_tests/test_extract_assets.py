@@ -7,6 +7,7 @@ import pytest
 
 from aircall_assets.assets import build_extract_asset
 from aircall_assets.catalog import TABLES
+from aircall_assets.normalize import epoch_micros
 from aircall_assets.settings import parse_settings
 from aircall_assets.warehouse import WarehouseIOManager
 from aircall_assets_tests.helpers import assert_table_matches, query, resource_for
@@ -120,6 +121,26 @@ def test_every_table_over_the_whole_range_matches_the_api(account, tmp_path):
     assert "| id |" in observation.metadata["preview"].value
     assert observation.metadata["windows_split"].value >= 1
     assert set(metadata) == {"dagster/row_count", "table"}
+
+
+def test_a_range_costs_the_pages_its_records_fill_not_a_request_per_day(account, tmp_path):
+    first, last = START + timedelta(days=1), START + timedelta(days=3)
+    names = ["users", "numbers", "contacts"]
+    result = materialize(account, tmp_path / "w.duckdb", names, first=first, last=last)
+    assert result.success
+    start, end = ts(first) * 10**6, ts(last + timedelta(days=1)) * 10**6
+    for name in names:
+        field = TABLES[name].date_field
+        held = [r for r in account.store.all(name) if start <= epoch_micros(r[field]) < end]
+        observation = next(
+            e.asset_observation_data.asset_observation
+            for e in result.all_events
+            if e.event_type_value == "ASSET_OBSERVATION"
+            and e.asset_key == dg.AssetKey(["aircall", name])
+        )
+        # one window over the three days: day windows would cost at least three requests
+        assert observation.metadata["requests"].value == max(1, -(-len(held) // 50)), name
+        assert observation.metadata["api_windows"].value == 1
 
 
 def test_single_partition_and_midnight_call(account, tmp_path):

@@ -1,6 +1,7 @@
 """The ceiling: a bare ``requests`` loop that fetches and parses the same pages as ours.
 
-Same day windows, same ``from``/``to``/``per_page``/``order`` parameters, one keep-alive
+Same windows as ours (the range as one window, split where the 10,000 cap forces it, by the
+client's own rule), same ``from``/``to``/``per_page``/``order`` parameters, one keep-alive
 session, ``orjson`` parsing; no normalisation, no writes. Nothing a connector can do per page
 is cheaper, so ours is reported as a fraction of it. Params: base_url, api_id, api_token,
 first_day, days, older (also read the window before first_day, as our first partition does).
@@ -8,28 +9,30 @@ first_day, days, older (also read the window before first_day, as our first part
 
 from __future__ import annotations
 
+import itertools
 import time
+from dataclasses import dataclass
 
 import orjson
 import requests
 from _protocol import day_windows, emit, params
 
+from aircall_assets.client import POSITIONAL_CAP, SPLIT_TARGET
 
-def main() -> None:
-    p = params()
-    windows = day_windows(p["first_day"], p["days"])
-    if p.get("older"):
-        windows.insert(0, (0, windows[0][0]))
-    session = requests.Session()
-    session.auth = (p["api_id"], p["api_token"])
-    url = p["base_url"] + "/v1/calls"
-    records = pages = 0
-    started, cpu = time.perf_counter(), time.process_time()
-    for start, end in windows:
+
+@dataclass
+class Reader:
+    session: requests.Session
+    url: str
+    records: int = 0
+    pages: int = 0
+
+    def window(self, start: int, end: int) -> None:
+        """Every page of ``[start, end)``; a window over the cap is split as ours splits it."""
         page = 1
         while True:
-            response = session.get(
-                url,
+            response = self.session.get(
+                self.url,
                 params={
                     "per_page": 50,
                     "order": "asc",
@@ -39,13 +42,34 @@ def main() -> None:
                 },
             )
             body = orjson.loads(response.content)
-            records += len(body["calls"])
-            pages += 1
+            self.pages += 1
+            total = body["meta"]["total"]
+            if page == 1 and total > POSITIONAL_CAP:
+                parts = min(end - start, -(-total // SPLIT_TARGET))
+                bounds = [start + (end - start) * i // parts for i in range(parts + 1)]
+                for part_start, part_end in itertools.pairwise(bounds):
+                    self.window(part_start, part_end)
+                return
+            self.records += len(body["calls"])
             if not body["meta"]["next_page_link"] or not body["calls"]:
-                break
+                return
             page += 1
+
+
+def main() -> None:
+    p = params()
+    days = day_windows(p["first_day"], p["days"])
+    windows = [(days[0][0], days[-1][1])]
+    if p.get("older"):
+        windows.insert(0, (0, days[0][0]))
+    session = requests.Session()
+    session.auth = (p["api_id"], p["api_token"])
+    reader = Reader(session, p["base_url"] + "/v1/calls")
+    started, cpu = time.perf_counter(), time.process_time()
+    for start, end in windows:
+        reader.window(start, end)
     wall, cpu = time.perf_counter() - started, time.process_time() - cpu
-    emit(records=records, wall_s=wall, cpu_s=cpu, pages=pages)
+    emit(records=reader.records, wall_s=wall, cpu_s=cpu, pages=reader.pages)
 
 
 if __name__ == "__main__":
