@@ -62,9 +62,11 @@ def main() -> None:
         return frame
 
     db = os.path.join(p["workdir"], "naive.duckdb")
+    instance = dg.DagsterInstance.ephemeral()
     started, cpu = time.perf_counter(), time.process_time()
     result = dg.materialize(
         [calls],
+        instance=instance,
         resources={"io_manager": DuckDBPandasIOManager(database=db)},
         tags={
             "dagster/asset_partition_range_start": first,
