@@ -8,6 +8,7 @@ gets its parameters as one JSON argument and prints one ``BENCH_RESULT {json}`` 
 from __future__ import annotations
 
 import json
+import os
 import sys
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
@@ -22,6 +23,15 @@ def params() -> dict[str, Any]:
 def emit(**result: Any) -> None:
     sys.stdout.write(RESULT_PREFIX + json.dumps(result) + "\n")
     sys.stdout.flush()
+
+
+def fresh_db(workdir: str, name: str) -> str:
+    """The path of a DuckDB file in ``workdir`` with no earlier run's file (or WAL) left."""
+    db = os.path.join(workdir, name)
+    for suffix in ("", ".wal", ".lock"):
+        if os.path.exists(db + suffix):
+            os.remove(db + suffix)
+    return db
 
 
 def day_start(day: date) -> int:

@@ -8,11 +8,10 @@ workdir.
 """
 
 import json
-import os
 import time
 import warnings
 
-from _protocol import emit, params
+from _protocol import emit, fresh_db, params
 
 
 def main() -> None:
@@ -61,7 +60,7 @@ def main() -> None:
             frame[column] = pd.to_datetime(frame[column], unit="s", utc=True)
         return frame
 
-    db = os.path.join(p["workdir"], "naive.duckdb")
+    db = fresh_db(p["workdir"], "naive.duckdb")
     instance = dg.DagsterInstance.ephemeral()
     started, cpu = time.perf_counter(), time.process_time()
     result = dg.materialize(

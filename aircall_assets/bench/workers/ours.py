@@ -25,7 +25,7 @@ import time
 import warnings
 from datetime import date, datetime, timedelta, timezone
 
-from _protocol import emit, params
+from _protocol import emit, fresh_db, params
 
 warnings.filterwarnings("ignore")
 
@@ -55,14 +55,6 @@ def _resources(p: dict, db: str) -> dict:
     }
 
 
-def _fresh_db(p: dict, name: str = "ours.duckdb") -> str:
-    db = os.path.join(p["workdir"], name)
-    for suffix in ("", ".wal", ".lock"):
-        if os.path.exists(db + suffix):
-            os.remove(db + suffix)
-    return db
-
-
 def _rows(db: str, table: str = "calls") -> int:
     with duckdb.connect(db, read_only=True) as con:
         return con.execute(f"SELECT count(*) FROM aircall.{table}").fetchone()[0]
@@ -79,7 +71,7 @@ def _client_metadata(result: dg.ExecuteInProcessResult) -> dict:
 
 
 def mode_range(p: dict) -> None:
-    db = _fresh_db(p)
+    db = fresh_db(p["workdir"], "ours.duckdb")
     settings = parse_settings({"history_start": p["history_start"]})
     asset = build_extract_asset(CALLS, settings)
     instance = dg.DagsterInstance.ephemeral()
@@ -110,7 +102,7 @@ def mode_range(p: dict) -> None:
 
 
 def mode_unpartitioned(p: dict) -> None:
-    db = _fresh_db(p)
+    db = fresh_db(p["workdir"], "ours.duckdb")
     start = datetime.fromisoformat(p["first_day"]).replace(tzinfo=timezone.utc)
     end = start + timedelta(days=p["days"])
 
@@ -140,7 +132,7 @@ def mode_unpartitioned(p: dict) -> None:
 
 
 def mode_separate_runs(p: dict) -> None:
-    db = _fresh_db(p)
+    db = fresh_db(p["workdir"], "ours.duckdb")
     settings = parse_settings({"history_start": p["history_start"]})
     asset = build_extract_asset(CALLS, settings)
     first = date.fromisoformat(p["first_day"])
@@ -192,7 +184,7 @@ def _minimum_pages(p: dict, settings, run_range: tuple[str, str]) -> dict[str, i
 
 def mode_incremental(p: dict) -> None:
     """Backfill everything, then run what the daily schedule asks for on the same account."""
-    db = _fresh_db(p)
+    db = fresh_db(p["workdir"], "ours.duckdb")
     os.environ.update(
         {
             "AIRCALL_API_BASE_URL": p["base_url"],
@@ -267,7 +259,7 @@ def mode_reverse(p: dict) -> None:
     )
     from aircall_assets.warehouse import Warehouse
 
-    db = _fresh_db(p)
+    db = fresh_db(p["workdir"], "ours.duckdb")
     n = p["contacts"]
     phones = [f"+34 699 {i:06d}" for i in range(n)]
     rows = pd.DataFrame(
