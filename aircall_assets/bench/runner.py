@@ -241,8 +241,10 @@ def case_throughput(bench: Bench) -> CaseResult:
         # The first pass makes the simulator generate and cache every page: untimed.
         bench.run(sim, sys.executable, "ceiling.py", common)
         tool = f"ours: materialize, {s.throughput_days} daily partitions in one run"
-        ours, ceiling = _ours_and_ceiling(bench, sim, "1", tool, common, first, truth, result)
-        peers = _throughput_peers(bench, sim, "1", common, truth, result)
+        ours, ceiling, naive = _ours_ceiling_naive(
+            bench, sim, "1", tool, common, first, truth, result
+        )
+        peers = _dlt_rows(bench, sim, "1", common, truth, result) + ([naive] if naive else [])
     fill_ratios(result.rows)
     _throughput_goals("1", ours, peers, ceiling, result)
     result.notes.append(
@@ -268,9 +270,41 @@ def _ours_range_params(common: dict, first: date) -> dict[str, Any]:
 
 
 CEILING = "ceiling: bare requests + orjson loop"
+NAIVE = "naive: requests loop → DuckDBPandasIOManager"
 
 
-def _ours_and_ceiling(
+@dataclass(frozen=True)
+class Contender:
+    """One tool of a case whose ratio to another is a goal."""
+
+    tool: str
+    python: str
+    script: str
+    params: dict[str, Any]
+    expected: int | None
+    ref: bool = False
+
+
+def _in_turns(
+    bench: Bench, sim: SimulatorProcess, case: str, contenders: list[Contender], result: CaseResult
+) -> list[Row | None]:
+    """The contenders' rows, their runs made in turns (see ``Bench.run_in_turns``)."""
+    workers = [(c.python, c.script, c.params) for c in contenders]
+    try:
+        runs = bench.run_in_turns(sim, workers, bench.sizes.repeats)
+    except WorkerFailed as exc:
+        result.rows += [_failed(case, c.tool, "failed") for c in contenders]
+        result.notes.append(f"case {case}: a run failed: {str(exc)[-600:]}")
+        return [None] * len(contenders)
+    rows = [
+        _row(case, c.tool, run, expected=c.expected, ref=c.ref)
+        for c, run in zip(contenders, runs, strict=True)
+    ]
+    result.rows += rows
+    return rows
+
+
+def _ours_ceiling_naive(
     bench: Bench,
     sim: SimulatorProcess,
     case: str,
@@ -279,34 +313,28 @@ def _ours_and_ceiling(
     first: date,
     truth: int,
     result: CaseResult,
-) -> tuple[Row | None, Row | None]:
-    """Ours and the ceiling, in turns (their ratio is a goal: see ``Bench.run_in_turns``)."""
-    workers = [
-        (sys.executable, "ours.py", _ours_range_params(common, first)),
-        (sys.executable, "ceiling.py", common),
+) -> tuple[Row | None, Row | None, Row | None]:
+    """Ours, the ceiling and (with the peers' venv) the naive baseline, in turns."""
+    contenders = [
+        Contender(tool, sys.executable, "ours.py", _ours_range_params(common, first), truth, True),
+        Contender(CEILING, sys.executable, "ceiling.py", common, truth),
     ]
-    try:
-        ours_run, ceiling_run = bench.run_in_turns(sim, workers, bench.sizes.repeats)
-    except WorkerFailed as exc:
-        result.rows += [_failed(case, tool, "failed"), _failed(case, CEILING, "failed")]
-        result.notes.append(f"case {case}: ours or the ceiling failed: {str(exc)[-600:]}")
-        return None, None
-    ours = _row(case, tool, ours_run, expected=truth, ref=True)
-    ceiling = _row(case, CEILING, ceiling_run, expected=truth)
-    result.rows += [ours, ceiling]
-    return ours, ceiling
+    if bench.peers.python is not None:
+        contenders.append(Contender(NAIVE, bench.peers.python, "naive.py", common, truth))
+    ours, ceiling, *naive = _in_turns(bench, sim, case, contenders, result)
+    return ours, ceiling, (naive[0] if naive else None)
 
 
-def _throughput_peers(
+def _dlt_rows(
     bench: Bench,
     sim: SimulatorProcess,
     case: str,
     common: dict,
     truth: int,
     result: CaseResult,
-    dlt_formats: tuple[str, ...] = ("jsonl",),
+    formats: tuple[str, ...] = ("jsonl",),
 ) -> list[Row]:
-    s = bench.sizes
+    """dlt, once per loader format (slow enough for the machine's drift not to matter)."""
     peers = bench.peers
     if peers.python is None:
         result.notes.append(f"case {case}: dlt and the naive baseline not run: {peers.reason}")
@@ -316,7 +344,7 @@ def _throughput_peers(
         "jsonl": "dlt rest_api → duckdb (jsonl loader)",
         "insert_values": "dlt rest_api → duckdb (default loader)",
     }
-    for fmt in dlt_formats:
+    for fmt in formats:
         tool = labels[fmt]
         row = _try(
             case,
@@ -331,20 +359,6 @@ def _throughput_peers(
         )
         if row:
             rows.append(row)
-    tool = "naive: requests loop → DuckDBPandasIOManager"
-    row = _try(
-        case,
-        tool,
-        lambda: _row(
-            case,
-            tool,
-            bench.run(sim, peers.python, "naive.py", common, s.repeats),
-            expected=truth,
-        ),
-        result,
-    )
-    if row:
-        rows.append(row)
     return rows
 
 
@@ -407,10 +421,10 @@ def case_under_cap(bench: Bench) -> CaseResult:
         truth = sim.calls_total(day_windows(first, s.cap_days))
         common = {"first_day": first.isoformat(), "days": s.cap_days}
         bench.run(sim, sys.executable, "ceiling.py", common)
-        ours, ceiling = _ours_and_ceiling(
+        ours, ceiling, naive = _ours_ceiling_naive(
             bench, sim, "1b", "ours: materialize, one run", common, first, truth, result
         )
-        peers: list[Row] = []
+        peers: list[Row] = [naive] if naive else []
         airbyte = bench.airbyte
         tool = "Airbyte source-aircall 0.3.0 → JSON lines"
         if airbyte.python is None:
@@ -444,9 +458,7 @@ def case_under_cap(bench: Bench) -> CaseResult:
                     "calls stream has no from/to filter and stops at the 10,000 cap, so this "
                     "case stays under the cap. Its row counts what it emitted."
                 )
-        peers += _throughput_peers(
-            bench, sim, "1b", common, truth, result, dlt_formats=("jsonl", "insert_values")
-        )
+        peers += _dlt_rows(bench, sim, "1b", common, truth, result, ("jsonl", "insert_values"))
     fill_ratios(result.rows)
     # The ceiling goal is case 1's: at 10k calls a run's fixed cost (Dagster, DuckDB files)
     # is most of ours, none of the bare loop's.
@@ -626,21 +638,29 @@ def _range_and_unpartitioned(
     suffix: str = "",
 ) -> tuple[Row | None, Row | None]:
     """The single run and the unpartitioned read, in turns (their ratio is case 3's goal)."""
-    single_tool = f"ours: {common['days']} partitions, one run{suffix}"
-    flat_tool = f"ours: same range unpartitioned{suffix or ', one window'}"
-    workers = [
-        (sys.executable, "ours.py", {**common, "mode": "range"}),
-        (sys.executable, "ours.py", {**common, "mode": "unpartitioned"}),
-    ]
-    try:
-        single_run, flat_run = bench.run_in_turns(sim, workers, bench.sizes.repeats)
-    except WorkerFailed as exc:
-        result.rows += [_failed("3", single_tool, "failed"), _failed("3", flat_tool, "failed")]
-        result.notes.append(f"case 3: a run failed: {str(exc)[-600:]}")
-        return None, None
-    single = _row("3", single_tool, single_run, expected=truth, ref=not suffix)
-    flat = _row("3", flat_tool, flat_run, expected=truth)
-    result.rows += [single, flat]
+    single, flat = _in_turns(
+        bench,
+        sim,
+        "3",
+        [
+            Contender(
+                f"ours: {common['days']} partitions, one run{suffix}",
+                sys.executable,
+                "ours.py",
+                {**common, "mode": "range"},
+                truth,
+                ref=not suffix,
+            ),
+            Contender(
+                f"ours: same range unpartitioned{suffix or ', one window'}",
+                sys.executable,
+                "ours.py",
+                {**common, "mode": "unpartitioned"},
+                truth,
+            ),
+        ],
+        result,
+    )
     return single, flat
 
 
