@@ -257,12 +257,6 @@ def case_throughput(bench: Bench) -> CaseResult:
     return result
 
 
-def _ours_range(
-    bench: Bench, sim: SimulatorProcess, common: dict, first: date, repeats: int
-) -> tuple[WorkerRun, int, int]:
-    return bench.run(sim, sys.executable, "ours.py", _ours_range_params(common, first), repeats)
-
-
 def _ours_range_params(common: dict, first: date) -> dict[str, Any]:
     # history_start the day before: the range is not the first partition, so ours reads
     # exactly the same windows as the ceiling (the first partition also reads "older").
@@ -708,7 +702,7 @@ def case_memory(bench: Bench) -> CaseResult:
                 lambda sim=sim, common=common, truth=truth, tool=tool, ref=(label == "big"): _row(
                     "4",
                     tool,
-                    _ours_range(bench, sim, common, first, 1),
+                    bench.run(sim, sys.executable, "ours.py", _ours_range_params(common, first)),
                     expected=truth,
                     ref=ref,
                 ),
