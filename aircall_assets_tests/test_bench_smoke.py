@@ -96,3 +96,37 @@ def test_case_measurements_are_real(smoke):
     assert [(r["records"], r["requests"]) for r in empty] == [(0, 2), (0, 1)]
     goals = {(g["case"], g["goal"]): g for g in data["goals"]}
     assert goals[("3", "single run within 1.3× of the unpartitioned read")]["measured"]
+
+
+def test_tools_run_in_rotating_turns_and_a_failing_one_drops_out_alone(tmp_path):
+    from datetime import timedelta
+
+    from aircall_assets.bench.procs import WorkerFailed
+    from aircall_assets.bench.runner import Bench, utc_today
+
+    bench = Bench(SMOKE, tmp_path, peers=False)
+    first = utc_today() - timedelta(days=3)
+    two_days = {"first_day": first.isoformat(), "days": 2}
+    one_day = {"first_day": first.isoformat(), "days": 1}
+    with bench.simulator(first, 2, 30) as sim:
+        both, broken, first_only = bench.run_in_turns(
+            sim,
+            [
+                (sys.executable, "ceiling.py", two_days),
+                (sys.executable, "ours.py", {**two_days, "mode": "no-such-mode"}),
+                (sys.executable, "ceiling.py", one_day),
+            ],
+            repeats=3,
+        )
+    assert isinstance(broken, WorkerFailed)
+    for (run, requests, runs), records in ((both, 60), (first_only, 30)):
+        assert runs == 3 and len(run["walls"]) == 3
+        assert run["records"] == records and requests == run["pages"] == -(-records // 50)
+    # turns A B C, then B C A, then C A B: each starts one tool later; B failed in the first
+    # and is not run again
+    started = [
+        ("ours" if "ours.py" in line else json.loads(line.split(" ", 2)[2])["days"])
+        for line in bench.log.read_text().splitlines()
+        if line.startswith("$ ")
+    ]
+    assert started == [2, "ours", 1, 1, 2, 1, 2]

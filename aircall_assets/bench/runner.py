@@ -48,7 +48,7 @@ class Sizes:
     rate_limit: int = 300
     rate_window: float = 10.0
     rate_days: int = 9
-    rate_calls_per_day: int = 5_000  # 900 pages + 1 for the window before the first day
+    rate_calls_per_day: int = 5_000  # 900 pages, + 1 probe (a split window) + 1 (older)
     backfill_days: int = 180
     backfill_calls_per_day: int = 200
     separate_runs_sample: int = 12
@@ -147,40 +147,57 @@ class Bench:
 
         Returns (run, requests the simulator counted for it, runs made).
         """
-        return self.run_in_turns(sim, [(python, script, params)], repeats)[0]
+        (measured,) = self.run_in_turns(sim, [(python, script, params)], repeats)
+        if isinstance(measured, WorkerFailed):
+            raise measured
+        return measured
 
     def run_in_turns(
         self,
         sim: SimulatorProcess,
         workers: list[tuple[str, str, dict[str, Any]]],
         repeats: int,
-    ) -> list[tuple[WorkerRun, int, int]]:
-        """Each (python, script, params) ``repeats`` times, taking turns (A B A B ...).
+    ) -> list[tuple[WorkerRun, int, int] | WorkerFailed]:
+        """Each (python, script, params) ``repeats`` times, taking turns (A B C, B C A, ...).
 
         Tools compared by a ratio run in turns: this machine's speed drifts by up to 1.8×
         within minutes (the same ceiling run took 2.2 to 4.0 s of CPU), and runs made in turns
-        see the same drift. Per worker: (median run by wall time, its requests, runs made).
+        see the same drift; the order rotates so that no tool always follows the same one.
+        Per worker: (median run by wall time, its requests, runs made), or its failure (a
+        worker that fails is not run again; the others go on).
         """
         runs: list[list[tuple[WorkerRun, int]]] = [[] for _ in workers]
-        for _ in range(repeats):
-            for made, (python, script, params) in zip(runs, workers, strict=True):
+        failed: dict[int, WorkerFailed] = {}
+        for turn in range(repeats):
+            for step in range(len(workers)):
+                index = (turn + step) % len(workers)
+                if index in failed:
+                    continue
+                python, script, params = workers[index]
                 sim.reset_stats()
-                run = run_worker(
-                    python,
-                    script,
-                    {**sim.common_params(), "workdir": str(self.workdir), **params},
-                    log_path=self.log,
-                    timeout=self.sizes.worker_timeout,
-                )
-                made.append((run, sim.stats()["requests"]))
-        medians = []
-        for made in runs:
+                try:
+                    run = run_worker(
+                        python,
+                        script,
+                        {**sim.common_params(), "workdir": str(self.workdir), **params},
+                        log_path=self.log,
+                        timeout=self.sizes.worker_timeout,
+                    )
+                except WorkerFailed as exc:
+                    failed[index] = exc
+                    continue
+                runs[index].append((run, sim.stats()["requests"]))
+        measured: list[tuple[WorkerRun, int, int] | WorkerFailed] = []
+        for index, made in enumerate(runs):
+            if index in failed:
+                measured.append(failed[index])
+                continue
             walls = [r["wall_s"] for r, _ in made]
             run, requests = sorted(made, key=lambda pair: pair[0]["wall_s"])[len(made) // 2]
             if len(made) > 1:
-                run.result["walls"] = walls  # in the order run, to pair with the other tools'
-            medians.append((run, requests, len(made)))
-        return medians
+                run.result["walls"] = walls  # turn by turn, to pair with the other tools'
+            measured.append((run, requests, len(made)))
+        return measured
 
 
 def _row(
@@ -284,17 +301,18 @@ def _in_turns(
 ) -> list[Row | None]:
     """The contenders' rows, their runs made in turns (see ``Bench.run_in_turns``)."""
     workers = [(c.python, c.script, c.params) for c in contenders]
-    try:
-        runs = bench.run_in_turns(sim, workers, bench.sizes.repeats)
-    except WorkerFailed as exc:
-        result.rows += [_failed(case, c.tool, "failed") for c in contenders]
-        result.notes.append(f"case {case}: a run failed: {str(exc)[-600:]}")
-        return [None] * len(contenders)
-    rows = [
-        _row(case, c.tool, run, expected=c.expected, ref=c.ref)
-        for c, run in zip(contenders, runs, strict=True)
-    ]
-    result.rows += rows
+    rows: list[Row | None] = []
+    for contender, measured in zip(
+        contenders, bench.run_in_turns(sim, workers, bench.sizes.repeats), strict=True
+    ):
+        if isinstance(measured, WorkerFailed):
+            result.rows.append(_failed(case, contender.tool, "failed"))
+            result.notes.append(f"case {case}: {contender.tool} failed: {str(measured)[-600:]}")
+            rows.append(None)
+            continue
+        row = _row(case, contender.tool, measured, expected=contender.expected, ref=contender.ref)
+        result.rows.append(row)
+        rows.append(row)
     return rows
 
 
