@@ -431,9 +431,7 @@ class AircallClient:
                     "serve them past its 10,000 cap"
                 )
             self.stats.windows_split += 1
-            parts = min(end - start, -(-total // SPLIT_TARGET))
-            bounds = [start + (end - start) * i // parts for i in range(parts + 1)]
-            for part_start, part_end in itertools.pairwise(bounds):
+            for part_start, part_end in split_window(start, end, total):
                 yield from self.iter_window(table, part_start, part_end)
             return
         window = _WindowFilter(table, start, end)
@@ -442,6 +440,14 @@ class AircallClient:
             yield WindowPage(window.keep(records), start, end, total, first_of_window=False)
         if window.outside:
             self.stats.outside_window += window.outside
+
+
+def split_window(start: int, end: int, total: int) -> list[tuple[int, int]]:
+    """``[start, end)`` (UNIX seconds) cut into equal spans for ``total`` records over the cap:
+    as many as ``SPLIT_TARGET`` records each need, none shorter than a second."""
+    parts = min(end - start, -(-total // SPLIT_TARGET))
+    bounds = [start + (end - start) * i // parts for i in range(parts + 1)]
+    return list(itertools.pairwise(bounds))
 
 
 class _Raised:
@@ -521,8 +527,7 @@ class _WindowFilter:
             self.seen.add(rid)
             value = record.get(self.date_field)
             try:
-                # UNIX seconds are what the API sends for most tables: no call for them.
-                stamp = value * 1_000_000 if type(value) is int else epoch_micros(value)
+                stamp = epoch_micros(value)
             except (TypeError, ValueError, OverflowError) as exc:
                 raise NormalizationError(
                     f"{self.table.name}.{self.date_field}: value "

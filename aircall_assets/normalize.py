@@ -28,6 +28,8 @@ class NormalizationError(ValueError):
 
 def epoch_micros(value: Any) -> int | None:
     """A record's date as UTC microseconds (windows and cursors compare dates in Python)."""
+    if type(value) is int:  # UNIX seconds, what the API sends for most dates: checked first
+        return value * 1_000_000
     if value is None or value == "":
         return None
     if isinstance(value, bool):

@@ -9,7 +9,6 @@ first_day, days.
 
 from __future__ import annotations
 
-import itertools
 import time
 from dataclasses import dataclass
 
@@ -17,7 +16,7 @@ import orjson
 import requests
 from _protocol import day_windows, emit, params
 
-from aircall_assets.client import POSITIONAL_CAP, SPLIT_TARGET
+from aircall_assets.client import POSITIONAL_CAP, split_window
 
 
 @dataclass
@@ -47,9 +46,7 @@ class Reader:
             if page == 1 and total > POSITIONAL_CAP:
                 if end - start <= 1:
                     raise RuntimeError(f"{total} calls in one second at {start}: past the cap")
-                parts = min(end - start, -(-total // SPLIT_TARGET))
-                bounds = [start + (end - start) * i // parts for i in range(parts + 1)]
-                for part_start, part_end in itertools.pairwise(bounds):
+                for part_start, part_end in split_window(start, end, total):
                     self.window(part_start, part_end)
                 return
             self.records += len(body["calls"])
