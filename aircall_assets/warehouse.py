@@ -120,7 +120,7 @@ def validate_memory_limit(value: str) -> str:
 
 def _settings(memory_limit: str) -> str:
     return (
-        f"SET TimeZone = 'UTC'; SET memory_limit = '{validate_memory_limit(memory_limit)}'; "
+        f"SET TimeZone = 'UTC'; SET memory_limit = '{memory_limit}'; "
         "SET threads = 1; SET preserve_insertion_order = false"
     )
 
@@ -136,7 +136,7 @@ class Warehouse:
     ):
         self.path = Path(path)
         self.lock_timeout = lock_timeout
-        self.memory_limit = memory_limit
+        self.memory_limit = validate_memory_limit(memory_limit)  # spliced into SQL
 
     @contextmanager
     def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -323,7 +323,8 @@ def _spool(path: Path, pages: Iterable[list[dict[str, Any]]]) -> int:
             if records:
                 if rows:
                     out.write(b",")
-                out.write(orjson.dumps(records)[1:-1])  # the page's objects, without [ ]
+                # the page's objects, without [ ] (a view: no copy of the page's bytes)
+                out.write(memoryview(orjson.dumps(records))[1:-1])
                 rows += len(records)
         out.write(b"]")
     return rows
@@ -396,6 +397,17 @@ def _verify(
 
 
 PER_PARTITION = ("dagster/row_count", "table")  # what each partition of a range run carries
+
+
+def range_run_figures(result: dg.ExecuteInProcessResult, asset_key: dg.AssetKey) -> dict[str, Any]:
+    """What a range run recorded for ``asset_key`` beyond ``PER_PARTITION``: the values of
+    its one observation (see ``WarehouseIOManager.handle_output``)."""
+    observation = next(
+        e.asset_observation_data.asset_observation
+        for e in result.all_events
+        if e.event_type_value == "ASSET_OBSERVATION" and e.asset_key == asset_key
+    )
+    return {name: entry.value for name, entry in observation.metadata.items()}
 
 
 def table_address(asset_key: dg.AssetKey) -> tuple[str, str]:

@@ -37,7 +37,12 @@ from aircall_assets.assets import build_extract_asset  # noqa: E402
 from aircall_assets.catalog import CALLS  # noqa: E402
 from aircall_assets.client import AircallResource, read_ahead  # noqa: E402
 from aircall_assets.settings import parse_settings  # noqa: E402
-from aircall_assets.warehouse import ReplaceRange, TableLoad, WarehouseIOManager  # noqa: E402
+from aircall_assets.warehouse import (  # noqa: E402
+    ReplaceRange,
+    TableLoad,
+    WarehouseIOManager,
+    range_run_figures,
+)
 
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
@@ -64,12 +69,6 @@ def _last_day(p: dict) -> str:
     return (date.fromisoformat(p["first_day"]) + timedelta(days=p["days"] - 1)).isoformat()
 
 
-def _client_metadata(result: dg.ExecuteInProcessResult) -> dict:
-    """The run's figures: a range run records them in one observation."""
-    event = next(e for e in result.all_events if e.event_type_value == "ASSET_OBSERVATION")
-    return {k: v.value for k, v in event.asset_observation_data.asset_observation.metadata.items()}
-
-
 def mode_range(p: dict) -> None:
     db = fresh_db(p["workdir"], "ours.duckdb")
     settings = parse_settings({"history_start": p["history_start"]})
@@ -88,7 +87,7 @@ def mode_range(p: dict) -> None:
     )
     wall, cpu = time.perf_counter() - started, time.process_time() - cpu
     assert result.success
-    meta = _client_metadata(result)
+    meta = range_run_figures(result, dg.AssetKey(["aircall", "calls"]))
     checks = [c.passed for c in result.get_asset_check_evaluations()]
     emit(
         records=_rows(db),
