@@ -4,16 +4,27 @@ Calls change after they start (comments, tags, cost) without any updated timesta
 daily run re-reads the last ``lookback_days`` days besides the new one. Contacts do carry
 ``updated_at`` but the API cannot filter on it, so a sensor walks the contacts by
 ``updated_at`` descending until it reaches its cursor and re-materializes the created-date
-partitions that hold the edited contacts. Turning the schedule off is the spec's "pause".
+partitions that hold the edited contacts. The walk is positional, so it cannot see past the
+10,000 most recently edited contacts (the API's cap): when more than that changed since the
+last tick (a bulk CRM update), the edits ranked past the cap cannot be told apart, and the
+sensor re-reads every contact partition in one range run instead of losing them. Turning the
+schedule off is the spec's "pause".
 """
 
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 
 import dagster as dg
 
 from aircall_assets.assets import asset_key
 from aircall_assets.catalog import CONTACTS, Table
-from aircall_assets.client import AircallError, AircallResource
+from aircall_assets.client import (
+    PER_PAGE,
+    POSITIONAL_CAP,
+    AircallClient,
+    AircallResource,
+    split_window,
+)
 from aircall_assets.normalize import epoch_micros
 from aircall_assets.settings import Settings
 
@@ -102,25 +113,39 @@ def build_daily_schedule(settings: Settings) -> dg.ScheduleDefinition:
     return _daily
 
 
+@dataclass(frozen=True)
+class ContactChanges:
+    """What one walk of the contacts by ``updated_at`` found."""
+
+    partitions: set[str]  # created-date partitions of the contacts edited after the cursor
+    newest: int  # the newest ``updated_at`` seen (UNIX seconds): the next cursor
+    reached_cursor: bool  # False: the 10,000 cap ended the walk before the cursor
+    total: int  # the API's ``meta.total``: every contact, what a re-read has to page through
+
+
 def changed_contact_partitions(
-    client, settings: Settings, since: int, today: date
-) -> tuple[set[str], int]:
+    client: AircallClient, settings: Settings, since: int, today: date
+) -> ContactChanges:
     """Created-date partition keys of contacts updated after ``since``, and the new cursor.
 
     Walks ``order_by=updated_at&order=desc`` and stops at the first contact not newer than
-    the cursor: a quiet account costs one request.
+    the cursor: a quiet account costs one request. The walk stops itself at the last page the
+    positional cap serves (page 200 of 50) rather than letting the client fail on the next
+    one, and says so in ``reached_cursor``: the contacts ranked past it were edited after the
+    cursor too, but which partitions they belong to cannot be known from this list.
     """
     partitions: set[str] = set()
     newest = since
+    total = 0
     last_partition = today - timedelta(days=1)
+    pages = client.iter_pages(CONTACTS, {"order_by": "updated_at", "order": "desc"})
     try:
-        for records, _meta in client.iter_pages(
-            CONTACTS, {"order_by": "updated_at", "order": "desc"}
-        ):
+        for page, (records, meta) in enumerate(pages, start=1):
+            total = int(meta.get("total") or 0)
             for contact in records:
                 updated = (epoch_micros(contact.get("updated_at")) or 0) // 1_000_000
                 if updated <= since:
-                    return partitions, newest
+                    return ContactChanges(partitions, newest, True, total)
                 newest = max(newest, updated)
                 created_us = epoch_micros(contact.get("created_at"))
                 if created_us is None:
@@ -129,10 +154,32 @@ def changed_contact_partitions(
                 day = max(created, settings.history_start)
                 if day <= last_partition:
                     partitions.add(day.isoformat())
-    except AircallError as exc:
-        if "narrower windows" not in str(exc):
-            raise
-    return partitions, newest
+            if page * PER_PAGE >= POSITIONAL_CAP and records and meta.get("next_page_link"):
+                return ContactChanges(partitions, newest, False, total)
+    finally:
+        pages.close()
+    return ContactChanges(partitions, newest, True, total)
+
+
+def reread_requests(total: int, settings: Settings, today: date) -> int:
+    """About how many requests re-reading every contact partition takes, from ``total``.
+
+    The range run reads two API windows (everything created before the history start, then
+    the history start to today), so: the pages ``total`` contacts fill plus one partly filled
+    page. A window over the cap is split (``split_window``), which adds a probe page and a
+    partly filled last page per part. ``total`` counts contacts created today too, which the
+    range leaves out, so this errs high.
+    """
+    requests = -(-total // PER_PAGE) + 1
+    if total > POSITIONAL_CAP:
+        window = (_midnight(settings.history_start), _midnight(today))
+        requests += 1 + len(split_window(*window, total))
+    return requests
+
+
+def _midnight(day: date) -> int:
+    """The UTC start of ``day`` in UNIX seconds, as the asset's partition windows begin."""
+    return int(datetime.combine(day, datetime.min.time(), timezone.utc).timestamp())
 
 
 def build_contacts_sensor(settings: Settings) -> dg.SensorDefinition:
@@ -142,33 +189,75 @@ def build_contacts_sensor(settings: Settings) -> dg.SensorDefinition:
         minimum_interval_seconds=3600,
         default_status=_sensor_status(settings.schedule.running),
         description="Finds contacts edited after creation and re-materializes their "
-        "created-date partitions (the API has no updated_at filter).",
+        "created-date partitions (the API has no updated_at filter); past 10,000 edits since "
+        "the last tick, re-reads every contact partition in one run.",
     )
     def _contacts_changes(context: dg.SensorEvaluationContext, aircall: AircallResource):
         now = int(datetime.now(timezone.utc).timestamp())
         if context.cursor is None:
             context.update_cursor(str(now))
             return dg.SkipReason("First tick: changes are tracked from now on.")
+        today = datetime.now(timezone.utc).date()
         client = aircall.get_client()
         try:
-            partitions, newest = changed_contact_partitions(
-                client, settings, int(context.cursor), datetime.now(timezone.utc).date()
-            )
+            changes = changed_contact_partitions(client, settings, int(context.cursor), today)
         finally:
             client.close()
-        context.update_cursor(str(newest))
-        if not partitions:
-            return dg.SkipReason("No contact changed since the last tick.")
-        return [
-            dg.RunRequest(
-                run_key=f"contacts-changed:{key}:{newest}",
-                partition_key=key,
-                asset_selection=[asset_key(CONTACTS)],
-            )
-            for key in sorted(partitions)
-        ]
+        if changes.reached_cursor:
+            result = _changed_partition_runs(changes)
+        else:
+            result = _reread_all(context, settings, changes, today)
+        # Moved only once the runs that load everything edited up to it are requested.
+        context.update_cursor(str(changes.newest))
+        return result
 
     return _contacts_changes
+
+
+def _changed_partition_runs(changes: ContactChanges) -> list[dg.RunRequest] | dg.SkipReason:
+    """One run per partition holding an edited contact: the walk saw every edit."""
+    if not changes.partitions:
+        return dg.SkipReason("No contact changed since the last tick.")
+    return [
+        dg.RunRequest(
+            run_key=f"contacts-changed:{key}:{changes.newest}",
+            partition_key=key,
+            asset_selection=[asset_key(CONTACTS)],
+        )
+        for key in sorted(changes.partitions)
+    ]
+
+
+def _reread_all(
+    context: dg.SensorEvaluationContext, settings: Settings, changes: ContactChanges, today: date
+) -> list[dg.RunRequest] | dg.SkipReason:
+    """One range run over every contact partition, for a walk the cap ended before the cursor.
+
+    One run, not one per day: the asset's single-run backfill policy reads the range as one
+    API window, so the re-read costs the pages the contacts fill, not a request per day.
+    """
+    last = today - timedelta(days=1)
+    if last < settings.history_start:
+        return dg.SkipReason("More than 10,000 contacts changed, but no partition is complete yet.")
+    first = settings.history_start
+    cost = reread_requests(changes.total, settings, today)
+    context.log.warning(
+        f"More than {POSITIONAL_CAP:,} contacts were edited since the last tick "
+        f"({datetime.fromtimestamp(int(context.cursor), timezone.utc):%Y-%m-%d %H:%M:%S} UTC): "
+        f"the API lists only the {POSITIONAL_CAP:,} most recent, so the partitions of the "
+        f"others are unknown. Re-reading every contact partition ({first} to {last}) in one "
+        f"run: {changes.total:,} contacts, about {cost} requests."
+    )
+    return [
+        dg.RunRequest(
+            run_key=f"contacts-reread:{first}:{last}:{changes.newest}",
+            asset_selection=[asset_key(CONTACTS)],
+            tags={
+                "dagster/asset_partition_range_start": first.isoformat(),
+                "dagster/asset_partition_range_end": last.isoformat(),
+            },
+        )
+    ]
 
 
 def build_schedules(settings: Settings) -> list[dg.ScheduleDefinition]:

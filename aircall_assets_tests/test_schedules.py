@@ -1,5 +1,6 @@
 """The daily schedule's run requests and the contacts-change sensor, against the simulator."""
 
+import time
 from datetime import date, datetime, timezone
 
 import dagster as dg
@@ -15,6 +16,7 @@ from aircall_assets.schedules import (
     daily_run_requests,
 )
 from aircall_assets.settings import parse_settings
+from aircall_assets.simulator.config import utc_today
 from aircall_assets.warehouse import WarehouseIOManager
 from aircall_assets_tests.helpers import client_for, resource_for
 
@@ -63,24 +65,22 @@ def test_changed_contacts_map_to_their_created_partitions(simulator):
     settings = parse_settings({"history_start": simulator.config.first_day.isoformat()})
     client = client_for(simulator)
     cursor = simulator.store.now()
-    assert changed_contact_partitions(client, settings, cursor, date.today()) == (set(), cursor)
+    quiet = changed_contact_partitions(client, settings, cursor, utc_today())
+    assert (quiet.partitions, quiet.newest, quiet.reached_cursor) == (set(), cursor, True)
     assert client.stats.requests == 1, "a quiet account costs one request"
     contacts = sorted(simulator.store.all("contacts"), key=lambda c: c["created_at"])
     old, older = contacts[-1], contacts[0]  # one inside the range, one created before it
-    import time
-
     time.sleep(1.1)
     simulator.store.update_contact(old["id"], information="edited")
     simulator.store.update_contact(older["id"], information="edited too")
-    partitions, newest = changed_contact_partitions(client, settings, cursor, date.today())
+    changes = changed_contact_partitions(client, settings, cursor, utc_today())
     created = datetime.fromtimestamp(old["created_at"], tz=timezone.utc).date()
-    assert partitions == {created.isoformat(), settings.history_start.isoformat()}
-    assert newest > cursor
+    assert changes.partitions == {created.isoformat(), settings.history_start.isoformat()}
+    assert changes.newest > cursor and changes.reached_cursor
+    assert changes.total == len(contacts)
 
 
 def test_contacts_sensor_requests_one_run_per_changed_partition(simulator):
-    import time
-
     settings = parse_settings({"history_start": simulator.config.first_day.isoformat()})
     sensor = build_contacts_sensor(settings)
     assert sensor.name == CONTACTS_SENSOR
@@ -91,23 +91,35 @@ def test_contacts_sensor_requests_one_run_per_changed_partition(simulator):
         resources={**resources, "warehouse_io_manager": WarehouseIOManager()},
     )
 
-    def tick(instance, cursor=None):
+    def tick(instance: dg.DagsterInstance, cursor: str | None = None):
+        simulator.stats.reset()
         with dg.build_sensor_context(
             instance=instance, cursor=cursor, resources=resources, definitions=defs
         ) as ctx:
             return sensor.evaluate_tick(ctx)
 
+    def partition_of(contact: dict) -> str:
+        created = datetime.fromtimestamp(contact["created_at"], tz=timezone.utc).date()
+        return max(created, settings.history_start).isoformat()
+
     with dg.instance_for_test() as instance:
         first = tick(instance)
         assert not first.run_requests and first.cursor
+        assert simulator.stats.requests == 0, "the first tick only sets the cursor"
         time.sleep(1.1)
-        contact = simulator.store.all("contacts")[-1]
-        simulator.store.update_contact(contact["id"], last_name="Changed")
+        contacts = sorted(simulator.store.all("contacts"), key=lambda c: c["created_at"])
+        edited = [contacts[-1], contacts[len(contacts) // 2]]
+        assert partition_of(edited[0]) != partition_of(edited[1])
+        for contact in edited:
+            simulator.store.update_contact(contact["id"], last_name="Changed")
         second = tick(instance, first.cursor)
-        assert len(second.run_requests) == 1
-        request = second.run_requests[0]
-        created = datetime.fromtimestamp(contact["created_at"], tz=timezone.utc).date()
-        expected = max(created, settings.history_start).isoformat()
-        assert request.partition_key == expected
+        assert simulator.stats.requests == 1
+        assert sorted(r.partition_key for r in second.run_requests) == sorted(
+            partition_of(c) for c in edited
+        )
+        assert all(RANGE_START not in r.tags for r in second.run_requests)
+        assert int(second.cursor) > int(first.cursor)
         third = tick(instance, second.cursor)
         assert not third.run_requests, "the same change is not requested twice"
+        assert simulator.stats.requests == 1, "a quiet account costs one request"
+        assert third.cursor == second.cursor
