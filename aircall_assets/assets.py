@@ -11,7 +11,7 @@ tables are re-read and replaced whole.
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 import dagster as dg
@@ -95,6 +95,38 @@ def _window_pages(
             client.iter_window(table, _epoch_seconds(EPOCH), _epoch_seconds(start))
         )
     yield from totals.track(client.iter_window(table, _epoch_seconds(start), _epoch_seconds(end)))
+
+
+def _midnight(day: date) -> datetime:
+    return datetime.combine(day, datetime.min.time(), tzinfo=timezone.utc)
+
+
+def _unserved_before(
+    context: dg.AssetExecutionContext,
+    table: Table,
+    window: dg.TimeWindow,
+    include_older: bool,
+) -> datetime | None:
+    """Where the days the API no longer serves end in this run's range, if it reaches them.
+
+    Their read comes back empty, which must not delete what the warehouse archived: the load
+    keeps those rows. The user is told which days this run cannot refresh.
+    """
+    oldest = table.oldest_served_day(datetime.now(timezone.utc).date())
+    if oldest is None:
+        return None
+    served_from = _midnight(oldest)
+    if window.start < served_from:
+        last_unserved = min(served_from, window.end) - timedelta(days=1)
+        context.log.warning(
+            f"Aircall serves {table.name} only for about {table.served_days} days, from "
+            f"{oldest} on: the days {window.start:%Y-%m-%d}..{last_unserved:%Y-%m-%d} of this "
+            "run come back empty. Their rows already in the warehouse are kept (never deleted; "
+            "updated only where Aircall still sends a record)."
+        )
+    elif not include_older:
+        return None
+    return min(served_from, window.end)
 
 
 def _full_pages(
@@ -184,11 +216,7 @@ def build_extract_asset(table: Table, settings: Settings) -> dg.AssetsDefinition
     default_columns = settings.columns_for(table)
     default_fields = table.resolve_columns(default_columns)
     partitions = daily_partitions(settings) if table.is_partitioned else None
-    first_partition_start = (
-        datetime.combine(settings.history_start, datetime.min.time(), tzinfo=timezone.utc)
-        if partitions
-        else None
-    )
+    first_partition_start = _midnight(settings.history_start) if partitions else None
 
     @dg.asset(
         key=asset_key(table),
@@ -229,7 +257,10 @@ def build_extract_asset(table: Table, settings: Settings) -> dg.AssetsDefinition
             # The first partition also owns every record dated before the history start.
             include_older = window.start == first_partition_start
             replace = ReplaceRange(
-                table.date_field, None if include_older else window.start, window.end
+                table.date_field,
+                None if include_older else window.start,
+                window.end,
+                keep_before=_unserved_before(context, table, window, include_older),
             )
             pages = _window_pages(client, table, window.start, window.end, totals, include_older)
             context.log.info(

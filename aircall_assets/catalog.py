@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from enum import Enum
 
 WAREHOUSE_TYPE_OF_SEED_TYPE: Mapping[str, str] = {
@@ -72,6 +73,13 @@ class Table:
     bounds: WindowBounds | None  # None: the API has no from/to filter for this resource
     paginated: bool
     fields: tuple[Field, ...] = field(repr=False)
+    # Days back from today the API still serves (None: all of it). Older windows answer 200
+    # and empty, which is no evidence that their rows are gone: a load keeps them.
+    served_days: int | None = None
+
+    def oldest_served_day(self, today: date) -> date | None:
+        """The first day whose records the API still serves, or None if it serves them all."""
+        return None if self.served_days is None else today - timedelta(days=self.served_days)
 
     @property
     def field_names(self) -> tuple[str, ...]:
@@ -261,6 +269,9 @@ CALLS = Table(
     date_field="started_at",
     bounds=WindowBounds(from_exclusive=True, to_inclusive=True),
     paginated=True,
+    # "About six months" (the API notes): a shorter guess than the API's real horizon only
+    # means that a few more old days are merged by id instead of replaced.
+    served_days=180,
     fields=(
         _f("id", "NUMERIC", "Unique identifier of the call."),
         _f("direct_link", "STRING", "API URL of the call."),

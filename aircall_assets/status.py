@@ -28,7 +28,7 @@ from typing import Any
 import dagster as dg
 
 from aircall_assets.assets import GROUP, asset_key
-from aircall_assets.catalog import TABLES
+from aircall_assets.catalog import CALLS, TABLES
 from aircall_assets.schedules import DAILY_SCHEDULE
 from aircall_assets.settings import Settings
 
@@ -88,6 +88,7 @@ class Status:
     schedule: str | None
     schedule_running: bool
     history_start: date
+    calls_served_from: date | None  # the oldest day Aircall still serves calls for
     tables: list[TableStatus]
     destinations: list[DestinationStatus]
 
@@ -290,6 +291,7 @@ def collect(
         schedule=DAILY_SCHEDULE if schedule_def else None,
         schedule_running=schedule_running,
         history_start=settings.history_start,
+        calls_served_from=CALLS.oldest_served_day(datetime.now(timezone.utc).date()),
         tables=tables,
         destinations=destinations,
     )
@@ -411,6 +413,12 @@ def render(status: Status) -> str:
             + ("running" if status.schedule_running else "stopped (tables paused)")
         )
     lines.append(f"History start:    {status.history_start}")
+    served_from = status.calls_served_from
+    if served_from is not None and status.history_start < served_from:
+        lines.append(
+            f"Calls served:     from {served_from} on (Aircall keeps about six months); "
+            "a backfill of older days keeps their rows as loaded"
+        )
     lines.append("")
     header = ("TABLE", "STATE", "LAST LOAD", "LAST RUN", "ROWS", "PARTITIONS", "MISSING")
     rows = [header]

@@ -50,15 +50,21 @@ _MEMORY = re.compile(r"\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)", re.IGNORECA
 CATALOG = "warehouse"
 SPOOL_ZSTD_LEVEL = 1  # ~20x smaller than the JSON, for a few % of a load's CPU
 MAX_RECORD_BYTES = 4 * 1024 * 1024
+UNSERVED = "aircall_unserved_rows"  # temp table of a load's rows the API no longer serves
 
 
 @dataclass(frozen=True)
 class ReplaceRange:
-    """Rows of ``column`` in ``[start, end)`` are replaced; ``start=None`` means no lower bound."""
+    """Rows of ``column`` in ``[start, end)`` are replaced; ``start=None`` means no lower bound.
+
+    Rows dated before ``keep_before`` are not deleted (the API no longer serves those days, so
+    their absence from the read proves nothing): only the ones whose key was read again are.
+    """
 
     column: str
     start: datetime | None
     end: datetime
+    keep_before: datetime | None = None
 
 
 @dataclass
@@ -69,6 +75,7 @@ class WriteResult:
     duplicate_keys: int
     null_keys: int
     preview: pd.DataFrame
+    rows_kept: int = 0  # rows of days the API no longer serves, kept in the range
 
 
 @dataclass
@@ -199,6 +206,7 @@ class Warehouse:
             try:
                 con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(schema)}")
                 _ensure_columns(con, schema, table, load.fields)
+                aside = _set_aside_unserved(con, target, load)
                 con.execute(f"DELETE FROM {target} WHERE {loaded.where}", loaded.params)
                 if rows_written:
                     inserted = _insert_typed(con, target, stage_path, table, load)
@@ -206,6 +214,7 @@ class Warehouse:
                         raise RuntimeError(
                             f"{target}: {inserted} rows inserted from a spool of {rows_written}"
                         )
+                kept = _restore_unserved(con, target, load) if aside else 0
                 if rows_written and load.primary_key and load.replace is not None:
                     # A record whose date moved since it was loaded still has its old row
                     # outside the range, while its key now lives inside.
@@ -215,7 +224,7 @@ class Warehouse:
                         f"WHERE {loaded.where}) AND NOT coalesce({loaded.where}, false)",
                         loaded.params * 2,
                     )
-                result = _verify(con, target, load, loaded, rows_written)
+                result = _verify(con, target, load, loaded, rows_written, kept)
                 con.execute("COMMIT")
             except duckdb.OutOfMemoryException:
                 con.execute("ROLLBACK")
@@ -303,13 +312,21 @@ class _Replaced:
     params: list[Any]
 
     @classmethod
-    def of(cls, replace: ReplaceRange | None) -> _Replaced:
+    def of(
+        cls,
+        replace: ReplaceRange | None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> _Replaced:
+        """The range's rows, or those of it dated from ``since`` or before ``until``."""
         if replace is None:
             return cls("true", [])
         column = quote(replace.column)
-        if replace.start is None:
-            return cls(f"{column} < ?", [replace.end])
-        return cls(f"{column} >= ? AND {column} < ?", [replace.start, replace.end])
+        start = max(filter(None, (replace.start, since)), default=None)
+        end = min(replace.end, until) if until is not None else replace.end
+        if start is None:
+            return cls(f"{column} < ?", [end])
+        return cls(f"{column} >= ? AND {column} < ?", [start, end])
 
 
 def _spool(path: Path, pages: Iterable[list[dict[str, Any]]]) -> int:
@@ -330,23 +347,61 @@ def _spool(path: Path, pages: Iterable[list[dict[str, Any]]]) -> int:
     return rows
 
 
-def _insert_typed(
-    con: duckdb.DuckDBPyConnection, target: str, stage_path: Path, table: str, load: TableLoad
-) -> int:
-    """Insert the spooled records typed by the catalog; the number of rows inserted."""
+def _set_aside_unserved(con: duckdb.DuckDBPyConnection, target: str, load: TableLoad) -> bool:
+    """Copy the range's rows dated before ``keep_before`` aside (the whole range is deleted
+    next); whether there were any."""
+    replace = load.replace
+    if replace is None or replace.keep_before is None:
+        return False
+    unserved = _Replaced.of(replace, until=replace.keep_before)
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {UNSERVED} AS SELECT * FROM {target} "
+        f"WHERE {unserved.where}",
+        unserved.params,
+    )
+    (rows,) = con.execute(f"SELECT count(*) FROM {UNSERVED}").fetchone()
+    return rows > 0
+
+
+def _restore_unserved(con: duckdb.DuckDBPyConnection, target: str, load: TableLoad) -> int:
+    """Put back the rows set aside whose key the load did not bring again; how many."""
+    key = quote(load.primary_key) if load.primary_key else None
+    missing = (
+        f"WHERE NOT EXISTS (SELECT 1 FROM {target} t WHERE t.{key} = {UNSERVED}.{key})"
+        if key
+        else ""
+    )
+    (restored,) = con.execute(
+        f"INSERT INTO {target} BY NAME SELECT * FROM {UNSERVED} {missing}"
+    ).fetchone()
+    con.execute(f"DROP TABLE {UNSERVED}")
+    return restored
+
+
+def _typed_records(
+    stage_path: Path, table: str, fields: Sequence[Field], primary_key: str | None
+) -> str:
+    """A subquery of the spooled records typed by the catalog, one column per field."""
     columns = ", ".join(
         f"{literal(name)}: {literal(kind)}"
-        for name, kind in raw_columns(load.fields, load.primary_key).items()
+        for name, kind in raw_columns(fields, primary_key).items()
     )
     source = (
         f"read_json({literal(str(stage_path))}, format = 'array', "
         f"compression = 'zstd', maximum_object_size = {MAX_RECORD_BYTES}, "
         f"columns = {{{columns}}})"
     )
-    select = typed_columns_sql(load.fields, table, load.primary_key)
+    return f"(SELECT {typed_columns_sql(fields, table, primary_key)} FROM {source})"
+
+
+def _insert_typed(
+    con: duckdb.DuckDBPyConnection, target: str, stage_path: Path, table: str, load: TableLoad
+) -> int:
+    """Insert the spooled records typed by the catalog; the number of rows inserted."""
+    records = _typed_records(stage_path, table, load.fields, load.primary_key)
     try:
         (inserted,) = con.execute(
-            f"INSERT INTO {target} BY NAME SELECT {select} FROM {source}"
+            f"INSERT INTO {target} BY NAME SELECT * FROM {records}"
         ).fetchone()
     except duckdb.InvalidInputException as exc:
         text = str(exc).removeprefix("Invalid Input Error: ")
@@ -362,6 +417,7 @@ def _verify(
     load: TableLoad,
     loaded: _Replaced,
     rows_written: int,
+    kept: int,
 ) -> WriteResult:
     """Figures for the asset checks and metadata, read inside the write transaction."""
     pk = load.primary_key
@@ -384,16 +440,19 @@ def _verify(
                 loaded.params,
             ).fetchall()
         )
-        if sum(rows_per_day.values()) != rows_written:
+        if sum(rows_per_day.values()) != rows_written + kept:
             raise RuntimeError(
                 f"{target}: {sum(rows_per_day.values())} rows in the replaced range after "
-                f"loading {rows_written}: a record was dated outside the range it was read for"
+                f"loading {rows_written} and keeping {kept}: a record was dated outside the "
+                "range it was read for"
             )
     names = ", ".join(quote(f.name) for f in load.fields)
     preview = con.execute(
         f"SELECT {names} FROM {target} WHERE {loaded.where} LIMIT 5", loaded.params
     ).df()
-    return WriteResult(rows_written, rows_in_table, rows_per_day, duplicates, nulls, preview)
+    return WriteResult(
+        rows_written, rows_in_table, rows_per_day, duplicates, nulls, preview, rows_kept=kept
+    )
 
 
 PER_PARTITION = ("dagster/row_count", "table")  # what each partition of a range run carries
@@ -442,6 +501,7 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
         metadata: dict[str, Any] = {
             "dagster/row_count": result.rows_in_table,
             "rows_loaded": result.rows_written,
+            "rows_kept_not_served": result.rows_kept,
             "table": f"{schema}.{table}",
             **obj.extra_metadata(),
         }

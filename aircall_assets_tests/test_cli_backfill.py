@@ -3,11 +3,12 @@
 import os
 import subprocess
 import sys
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 
 import dagster as dg
 
 from aircall_assets.catalog import TABLES
+from aircall_assets.simulator.config import utc_today
 from aircall_assets_tests.helpers import assert_table_matches, query
 
 
@@ -15,32 +16,54 @@ def ts(d: date) -> int:
     return int(datetime.combine(d, datetime.min.time(), timezone.utc).timestamp())
 
 
-def test_partition_range_backfill_from_the_cli_is_one_run(simulator_factory, tmp_path):
-    sim = simulator_factory(start_date=date(2026, 5, 28), days=40, calls_per_day=15, contacts=20)
-    db = tmp_path / "aircall.duckdb"
+def cli_environment(sim, tmp_path, history: date, **extra: str) -> dict[str, str]:
+    """The environment of a user's shell: the account, a Dagster home and a warehouse."""
     home = tmp_path / "dagster_home"
-    home.mkdir()
-    env = {
+    home.mkdir(exist_ok=True)
+    return {
         **os.environ,
         "DAGSTER_HOME": str(home),
         "AIRCALL_API_BASE_URL": sim.base_url,
         "AIRCALL_API_ID": "demo",
         "AIRCALL_API_TOKEN": "demo",
         "AIRCALL_REQUESTS_PER_MINUTE": "0",
-        "AIRCALL_DUCKDB_PATH": str(db),
-        "AIRCALL_START_DATE": "2026-06-01",
+        "AIRCALL_DUCKDB_PATH": str(tmp_path / "aircall.duckdb"),
+        "AIRCALL_START_DATE": history.isoformat(),
+        **extra,
     }
-    # exactly the command of the README and of issue 3
-    command = "dagster asset materialize -m aircall_assets --select aircall/calls --partition-range 2026-06-01...2026-06-30".split()  # noqa: E501, SIM905
+
+
+def materialize_cli(env: dict[str, str], selection: str, first: date, last: date):
+    """Exactly the README's command (and issue 3's)."""
+    command = [
+        *f"dagster asset materialize -m aircall_assets --select {selection}".split(),
+        "--partition-range",
+        f"{first}...{last}",
+    ]
     out = subprocess.run(
         [sys.executable, "-m", *command], env=env, capture_output=True, text=True, timeout=300
     )
     assert out.returncode == 0, out.stderr[-3000:]
+
+
+def test_partition_range_backfill_from_the_cli_is_one_run(simulator_factory, tmp_path):
+    # Dated from today: the simulator, like Aircall, serves about six months back from now.
+    history = utc_today() - timedelta(days=36)
+    last = history + timedelta(days=29)
+    sim = simulator_factory(
+        start_date=history - timedelta(days=4), days=40, calls_per_day=15, contacts=20
+    )
+    env = cli_environment(sim, tmp_path, history)
+    db = env["AIRCALL_DUCKDB_PATH"]
+    materialize_cli(env, "aircall/calls", history, last)
     # the first partition also owns everything older than the history start
-    truth = sim.store.calls_between(0, ts(date(2026, 7, 1)))
+    truth = sim.store.calls_between(0, ts(last + timedelta(days=1)))
     assert assert_table_matches(db, TABLES["calls"], truth) == 34 * 15
-    assert query(db, "SELECT min(started_at)::DATE FROM aircall.calls") == [(date(2026, 5, 28),)]
-    instance = dg.DagsterInstance.from_config(str(home))
+    assert query(db, "SELECT min(started_at)::DATE FROM aircall.calls") == [
+        (history - timedelta(days=4),)
+    ]
+    instance = dg.DagsterInstance.from_config(env["DAGSTER_HOME"])
     assert len(instance.get_runs()) == 1, "a backfill of any range is one run"
     materialized = instance.get_materialized_partitions(dg.AssetKey(["aircall", "calls"]))
-    assert len(materialized) == 30 and "2026-06-30" in materialized
+    assert len(materialized) == 30 and last.isoformat() in materialized
+

@@ -52,6 +52,7 @@ def materialize(
     run_config=None,
     settings=None,
     resource=None,
+    instance=None,
 ):
     settings = settings or parse_settings({"history_start": START.isoformat()})
     assets = [build_extract_asset(TABLES[n], settings) for n in names]
@@ -71,6 +72,7 @@ def materialize(
         partition_key=partition.isoformat() if partition else None,
         run_config=run_config,
         raise_on_error=False,
+        instance=instance,
     )
 
 
@@ -256,3 +258,34 @@ def test_records_without_their_key_or_date_fail_the_run_and_keep_previous_rows(
     assert f"calls: Aircall sent a record without '{field}'" in failure.message
     assert f"needs its {what} to be loaded. Nothing was written." in failure.message
     assert query(db, "SELECT * FROM aircall.calls ORDER BY id") == before
+
+
+def test_a_backfill_of_days_aircall_no_longer_serves_keeps_their_rows(tmp_path):
+    """Aircall serves calls for about six months: re-reading older days must not empty them."""
+    from aircall_assets.simulator import Simulator, SimulatorConfig
+
+    today = date.today()
+    first = today - timedelta(days=186)
+    last = first + timedelta(days=9)  # its last 4 days are still served
+    db = tmp_path / "w.duckdb"
+    settings = parse_settings({"history_start": (first - timedelta(days=1)).isoformat()})
+    shape = {"seed": 3, "start_date": first, "days": 10, "calls_per_day": 6, "contacts": 5}
+    with Simulator(SimulatorConfig(**shape, retention_days=400)) as then:
+        truth = then.store.calls_between(0, ts(last + timedelta(days=1)))
+        assert materialize(then, db, ["calls"], first=first, last=last, settings=settings).success
+    instance = dg.DagsterInstance.ephemeral()
+    with Simulator(SimulatorConfig(**shape)) as now:
+        served = now.store.calls_between(0, ts(last + timedelta(days=1)))
+        rerun = materialize(
+            now, db, ["calls"], first=first, last=last, settings=settings, instance=instance
+        )
+    assert rerun.success and 0 < len(served) < len(truth)
+    assert assert_table_matches(db, TABLES["calls"], truth) == len(truth)
+    warning = (
+        f"from {today - timedelta(days=180)} on: the days {first}.."
+        f"{today - timedelta(days=181)} of this run come back empty"
+    )
+    logs = [entry.user_message for entry in instance.all_logs(rerun.run_id)]
+    assert any(warning in message for message in logs), logs
+    figures = range_run_figures(rerun, dg.AssetKey(["aircall", "calls"]))
+    assert figures["rows_kept_not_served"] == len(truth) - len(served)

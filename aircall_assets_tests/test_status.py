@@ -286,3 +286,15 @@ def test_destinations_inactive_until_activated_then_counts_after_a_sync(project,
     assert (unknown.rejected, unknown.failed) == (0, 0)
     text = status_module.render(status)
     assert "crm" in text and "unknown_callers" in text
+
+
+def test_a_history_older_than_aircall_serves_names_the_oldest_day_served(project):
+    settings_file = project["settings_file"]
+    old = utc_today() - timedelta(days=200)
+    settings_file.write_text(f"history_start: {old}\n")
+    status = status_module.collect()
+    served = utc_today() - timedelta(days=180)
+    assert status.calls_served_from == served
+    assert f"Calls served:     from {served} on" in status_module.render(status)
+    settings_file.write_text(f"history_start: {served}\n")
+    assert "Calls served" not in status_module.render(status_module.collect())

@@ -208,3 +208,33 @@ def test_replace_frame_and_read_frame_roundtrip(tmp_path):
     assert list(wh.read_frame("aircall_reverse", "x")["a"]) == [1, 2]
     with pytest.raises(LookupError, match="materialize it first"):
         wh.read_frame("aircall", "nope")
+
+
+def test_days_the_api_no_longer_serves_are_kept_and_updated_by_key(tmp_path):
+    path = tmp_path / "w.duckdb"
+    wh = Warehouse(path)
+    wh.replace(
+        "aircall",
+        "calls",
+        load(
+            [
+                call(1, 1, duration=1),
+                call(2, 2, duration=2),
+                call(3, 3, duration=3),
+                call(4, 4, duration=4),
+            ],
+            end=5,
+        ),
+    )
+    # days 1-2 are no longer served: call 1 is not sent again, call 2 comes back changed;
+    # days 3-4 are served: call 3 is gone from Aircall, call 4 is unchanged
+    later = TableLoad(
+        fields=CALLS.resolve_columns(["duration"]),
+        pages=iter([[call(2, 2, duration=20), call(4, 4, duration=4)]]),
+        primary_key="id",
+        replace=ReplaceRange("started_at", day(1), day(5), keep_before=day(3)),
+    )
+    result = wh.replace("aircall", "calls", later)
+    assert rows(path) == [(1, 1), (2, 20), (4, 4)]
+    assert result.rows_kept == 1 and result.rows_written == 2
+    assert result.rows_per_day == {"2026-06-01": 1, "2026-06-02": 1, "2026-06-04": 1}
