@@ -3,9 +3,9 @@
 It owns everything the real API makes hard (``../shared/docs/aircall-api.md``):
 pagination with ``next_page_link``, the positional 10,000-record cap (a window over it is split
 into parts sized from the total the API reports), per-resource ``from``/``to`` bound semantics,
-a process-wide pace under the company's per-minute budget, 429 waits on
-``X-AircallApi-Reset``, retries with backoff and jitter on transient failures, and errors
-that say what to fix without ever showing a secret.
+a pace under the company's per-minute budget shared by every process (``budget.py``), 429
+waits on ``X-AircallApi-Reset`` that every process honours, retries with backoff and jitter on
+transient failures, and errors that say what to fix without ever showing a secret.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import queue
 import random
 import threading
 import time
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,6 +27,7 @@ import dagster as dg
 import orjson
 from pydantic import Field, PrivateAttr
 
+from aircall_assets.budget import FileBudget, RequestBudget
 from aircall_assets.catalog import Table
 from aircall_assets.normalize import NormalizationError, epoch_micros
 from aircall_assets.transport import SendFailed, Transport
@@ -41,6 +42,8 @@ MAX_PAGE = POSITIONAL_CAP // PER_PAGE
 # parts fit even where calls bunch up (peak hours hold ~2.4x the day's average in the
 # simulator); a part that does not is split again, for one more probe request.
 SPLIT_TARGET = POSITIONAL_CAP // 2
+MAX_RESET_WAIT = 120.0  # longest wait one reset header is trusted for
+DEFAULT_MAX_RATE_LIMIT_WAIT = 1800.0
 PREFETCH_PAGES = 2  # pages read ahead while the caller processes the current one
 CREDENTIAL_HELP = (
     "Set AIRCALL_API_ID and AIRCALL_API_TOKEN to an API ID and token created in the Aircall "
@@ -76,6 +79,10 @@ class AircallUnavailable(AircallError):
     """Gave up after the bounded number of attempts on transient failures."""
 
 
+class AircallRateLimited(AircallError):
+    """Aircall kept refusing for lack of budget: something else uses the company's budget."""
+
+
 def is_loopback_host(host: str | None) -> bool:
     if not host:
         return False
@@ -103,60 +110,6 @@ def validate_base_url(url: str) -> str:
     if parts.username or parts.password:
         raise ValueError("AIRCALL_API_BASE_URL must not embed credentials; use the env vars.")
     return url.rstrip("/")
-
-
-class RateLimiter:
-    """At most ``limit`` requests in any sliding ``window`` seconds, across threads.
-
-    A sliding window never exceeds the limit inside any fixed window the server may use,
-    whatever its alignment; a small margin absorbs the send-to-receive delay. A 429 blocks
-    every thread until the server's reset time.
-    """
-
-    def __init__(self, limit: int, window: float) -> None:
-        self.limit = limit
-        self.window = window
-        # 50 ms covers the send-to-arrival lag of a loaded machine; 0.4% of a real 60 s window.
-        self.margin = max(0.05, min(0.25, window * 0.005))
-        self._sent: deque[float] = deque()
-        self._blocked_until = 0.0
-        self._lock = threading.Lock()
-
-    def acquire(self) -> float:
-        """Wait for a slot; returns the seconds waited."""
-        waited = 0.0
-        while True:
-            with self._lock:
-                now = time.monotonic()
-                wait = self._blocked_until - now
-                if wait <= 0 and self.limit > 0:
-                    while self._sent and now - self._sent[0] >= self.window + self.margin:
-                        self._sent.popleft()
-                    if len(self._sent) >= self.limit:
-                        wait = self._sent[0] + self.window + self.margin - now
-                if wait <= 0:
-                    if self.limit > 0:
-                        self._sent.append(now)
-                    return waited
-            time.sleep(wait)
-            waited += wait
-
-    def block_for(self, seconds: float) -> None:
-        with self._lock:
-            self._blocked_until = max(self._blocked_until, time.monotonic() + seconds)
-
-
-_LIMITERS: dict[tuple[str, str, int, float], RateLimiter] = {}
-_LIMITERS_LOCK = threading.Lock()
-
-
-def shared_limiter(base_url: str, api_id: str, limit: int, window: float) -> RateLimiter:
-    """One limiter per company and budget in this process: the budget is per company."""
-    key = (base_url, api_id, limit, window)
-    with _LIMITERS_LOCK:
-        if key not in _LIMITERS:
-            _LIMITERS[key] = RateLimiter(limit, window)
-        return _LIMITERS[key]
 
 
 @dataclass
@@ -194,17 +147,18 @@ class WindowPage:
     first_of_window: bool
 
 
-def _reset_wait_seconds(header: str | None, default: float) -> float:
-    """Seconds until ``X-AircallApi-Reset`` (a UNIX time in s or ms), bounded to 0..120."""
-    if not header:
-        return default
+def _reset_time(header: str | None) -> float | None:
+    """``X-AircallApi-Reset`` as a UNIX time (sent in s or ms), at most ``MAX_RESET_WAIT``
+    ahead; None if absent or unreadable."""
     try:
-        reset = float(header)
+        reset = float(header) if header else None
     except ValueError:
-        return default
+        return None
+    if reset is None:
+        return None
     if reset > 1e11:  # milliseconds
         reset /= 1000.0
-    return min(max(reset - time.time(), 0.0) + 0.05, 120.0)
+    return min(reset + 0.05, time.time() + MAX_RESET_WAIT)
 
 
 def _body_of(body: bytes) -> Any:
@@ -215,7 +169,7 @@ def _body_of(body: bytes) -> Any:
 
 
 class AircallClient:
-    """Synchronous Aircall client; one per run step, sharing the process-wide limiter."""
+    """Synchronous Aircall client; one per run step, drawing on its company's shared budget."""
 
     def __init__(
         self,
@@ -228,17 +182,20 @@ class AircallClient:
         connect_timeout: float = 5.0,
         read_timeout: float = 30.0,
         backoff_seconds: float = 1.0,
+        max_rate_limit_wait: float = DEFAULT_MAX_RATE_LIMIT_WAIT,
+        budget: RequestBudget | None = None,
     ) -> None:
         if not api_id or not api_token:
             raise AircallAuthError(f"Aircall credentials are missing. {CREDENTIAL_HELP}")
         self.base_url = validate_base_url(base_url)
         self._transport = Transport(self.base_url, api_id, api_token, connect_timeout, read_timeout)
-        self._limiter = shared_limiter(
+        self.budget = budget or FileBudget.for_company(
             self.base_url, api_id, requests_per_minute, rate_window_seconds
         )
         self.max_attempts = max_attempts
         self.backoff_seconds = backoff_seconds
-        self.rate_window_seconds = rate_window_seconds
+        self.max_rate_limit_wait = max_rate_limit_wait
+        self._limited_since: float | None = None  # first of the 429s in a row
         self.stats = ClientStats()
 
     def __repr__(self) -> str:
@@ -277,7 +234,7 @@ class AircallClient:
         attempt = 0
         while attempt < self.max_attempts:
             attempt += 1
-            self.stats.seconds_paced += self._limiter.acquire()
+            self.stats.seconds_paced += self.budget.acquire()
             self.stats.requests += 1
             try:
                 reply = self._transport.send(
@@ -293,14 +250,10 @@ class AircallClient:
             else:
                 status = reply.status
                 if status == 429:
-                    self.stats.rate_limited += 1
-                    wait = _reset_wait_seconds(
-                        reply.headers.get("X-AircallApi-Reset"), self.rate_window_seconds
-                    )
-                    log.warning("Aircall rate limit hit on %s; waiting %.1fs", where, wait)
-                    self._limiter.block_for(wait)
+                    self._rate_limited(where, reply.headers.get("X-AircallApi-Reset"))
                     attempt -= 1  # a 429 is pacing, not a failed attempt
                     continue
+                self._limited_since = None
                 if status in (401, 403):
                     raise AircallAuthError(
                         f"Aircall rejected the credentials ({status} on {where}). {CREDENTIAL_HELP}"
@@ -339,6 +292,32 @@ class AircallClient:
             f"{where} ({url}) still failing after {self.max_attempts} attempts; last error: "
             f"{last}. Aircall may be down; the run can be retried safely."
         )
+
+    def _rate_limited(self, where: str, reset_header: str | None) -> None:
+        """A 429: every process of the company waits for the reset, within bounds."""
+        self.stats.rate_limited += 1
+        now = time.time()
+        reset = _reset_time(reset_header)
+        if reset is None:
+            raise AircallRateLimited(
+                f"{where}: Aircall answered 429 (too many requests) without an "
+                "X-AircallApi-Reset header, so there is no time to wait for. Something other "
+                "than Aircall's per-company limit refused the request (a proxy in between?); "
+                "check the network path, then re-run."
+            )
+        if self._limited_since is None:
+            self._limited_since = now
+        if reset - self._limited_since > self.max_rate_limit_wait:
+            raise AircallRateLimited(
+                f"{where}: Aircall kept answering 429 (too many requests) for "
+                f"{now - self._limited_since:.0f}s in a row, beyond "
+                f"AIRCALL_MAX_RATE_LIMIT_WAIT_S={self.max_rate_limit_wait:.0f}. The company's "
+                "request budget is being used by something else (another integration, script "
+                "or API key of the same Aircall company). Stop it or lower "
+                "AIRCALL_REQUESTS_PER_MINUTE so that both fit Aircall's limit, then re-run."
+            )
+        log.warning("Aircall rate limit hit on %s; every process waits %.1fs", where, reset - now)
+        self.budget.block_until(reset)
 
     def get(self, path: str, params: dict[str, Any] | None = None) -> Any:
         return self.request("GET", path, params=params)[1]
@@ -558,6 +537,11 @@ class AircallResource(dg.ConfigurableResource):
     rate_window_seconds: float = Field(
         default=60.0, description="Length of the rate window; 60 for the real API."
     )
+    max_rate_limit_wait_seconds: float = Field(
+        default=DEFAULT_MAX_RATE_LIMIT_WAIT,
+        description="Longest run of 429s waited out before the run fails "
+        "(env AIRCALL_MAX_RATE_LIMIT_WAIT_S).",
+    )
     max_attempts: int = Field(default=8, description="Attempts per request on transient errors.")
     read_timeout: float = Field(default=30.0, description="Seconds to wait for an answer.")
     backoff_seconds: float = Field(default=1.0, description="First retry delay, doubled each time.")
@@ -569,13 +553,14 @@ class AircallResource(dg.ConfigurableResource):
             yield name, ("***" if name in ("api_id", "api_token") else value)
 
     def get_client(self) -> AircallClient:
-        """A fresh client (own stats) on the shared per-company limiter."""
+        """A fresh client (own stats) on its company's shared budget."""
         client = AircallClient(
             api_id=self.api_id,
             api_token=self.api_token,
             base_url=self.base_url,
             requests_per_minute=self.requests_per_minute,
             rate_window_seconds=self.rate_window_seconds,
+            max_rate_limit_wait=self.max_rate_limit_wait_seconds,
             max_attempts=self.max_attempts,
             read_timeout=self.read_timeout,
             backoff_seconds=self.backoff_seconds,

@@ -10,7 +10,12 @@ import os
 
 import dagster as dg
 
-from aircall_assets.client import DEFAULT_BASE_URL, AircallResource, validate_base_url
+from aircall_assets.client import (
+    DEFAULT_BASE_URL,
+    DEFAULT_MAX_RATE_LIMIT_WAIT,
+    AircallResource,
+    validate_base_url,
+)
 from aircall_assets.warehouse import (
     DEFAULT_DUCKDB_PATH,
     DEFAULT_MEMORY_LIMIT,
@@ -22,7 +27,14 @@ ENV_VARS = {
     "AIRCALL_API_ID": "Aircall API ID (Basic auth user). Required.",
     "AIRCALL_API_TOKEN": "Aircall API token (Basic auth password). Required.",
     "AIRCALL_API_BASE_URL": f"API base URL. Default {DEFAULT_BASE_URL}.",
-    "AIRCALL_REQUESTS_PER_MINUTE": "Client request budget per minute. Default 60.",
+    "AIRCALL_REQUESTS_PER_MINUTE": "Request budget per minute of the company, shared by every "
+    "process. Default 60.",
+    "AIRCALL_RATE_WINDOW_S": "Length in seconds of the budget's window. Default 60 "
+    "(Aircall's); shorter only against a simulator.",
+    "AIRCALL_MAX_RATE_LIMIT_WAIT_S": "Longest run of 429s waited out before a run fails. "
+    "Default 1800.",
+    "AIRCALL_BUDGET_DIR": "Folder of the shared budget files. Default: the temp dir's "
+    "aircall_budgets.",
     "AIRCALL_DUCKDB_PATH": f"Warehouse file. Default {DEFAULT_DUCKDB_PATH}.",
     "AIRCALL_DUCKDB_MEMORY_LIMIT": f"DuckDB's memory budget for a load. Default "
     f"{DEFAULT_MEMORY_LIMIT}.",
@@ -31,7 +43,7 @@ ENV_VARS = {
 }
 
 
-def _int_env(name: str, default: int) -> int:
+def _int_env(name: str, default: int, minimum: int = 0) -> int:
     raw = os.environ.get(name)
     if not raw:
         return default
@@ -39,8 +51,8 @@ def _int_env(name: str, default: int) -> int:
         value = int(raw)
     except ValueError:
         raise ValueError(f"{name}='{raw}' is not an integer") from None
-    if value < 0:
-        raise ValueError(f"{name}={value} must be 0 (no pacing) or more")
+    if value < minimum:
+        raise ValueError(f"{name}={value} must be {minimum} or more")
     return value
 
 
@@ -50,6 +62,10 @@ def aircall_resource() -> AircallResource:
         api_token=dg.EnvVar("AIRCALL_API_TOKEN"),
         base_url=validate_base_url(os.environ.get("AIRCALL_API_BASE_URL") or DEFAULT_BASE_URL),
         requests_per_minute=_int_env("AIRCALL_REQUESTS_PER_MINUTE", 60),
+        rate_window_seconds=_int_env("AIRCALL_RATE_WINDOW_S", 60, minimum=1),
+        max_rate_limit_wait_seconds=_int_env(
+            "AIRCALL_MAX_RATE_LIMIT_WAIT_S", int(DEFAULT_MAX_RATE_LIMIT_WAIT)
+        ),
     )
 
 

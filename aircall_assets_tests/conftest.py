@@ -2,14 +2,29 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import Any
 
 import pytest
 
+from aircall_assets.budget import BUDGET_DIR_ENV
 from aircall_assets.simulator import Simulator, SimulatorConfig
 from aircall_assets.simulator.config import utc_today
+
+
+@pytest.fixture(scope="session", autouse=True)
+def budget_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The shared request budgets of this session's simulators, apart from any other run's (a
+    simulator's port is reused by later ones; child processes inherit the variable)."""
+    previous = os.environ.get(BUDGET_DIR_ENV)
+    os.environ[BUDGET_DIR_ENV] = str(tmp_path_factory.mktemp("budgets"))
+    yield
+    if previous is None:
+        os.environ.pop(BUDGET_DIR_ENV, None)
+    else:
+        os.environ[BUDGET_DIR_ENV] = previous
 
 
 @pytest.fixture

@@ -67,3 +67,38 @@ def test_partition_range_backfill_from_the_cli_is_one_run(simulator_factory, tmp
     materialized = instance.get_materialized_partitions(dg.AssetKey(["aircall", "calls"]))
     assert len(materialized) == 30 and last.isoformat() in materialized
 
+
+def test_steps_in_parallel_processes_share_one_budget_and_get_no_429(simulator_factory, tmp_path):
+    """The README's backfill of the four key-based tables, at the limit, under Dagster's
+    default multiprocess executor: each step is a process, and all draw from one budget."""
+    limit, window = 8, 2
+    history = utc_today() - timedelta(days=5)
+    last = history + timedelta(days=3)
+    sim = simulator_factory(
+        start_date=history,
+        days=4,
+        calls_per_day=150,
+        contacts=120,
+        rpm=limit,
+        rate_window_seconds=window,
+    )
+    env = cli_environment(
+        sim,
+        tmp_path,
+        history,
+        AIRCALL_REQUESTS_PER_MINUTE=str(limit),
+        AIRCALL_RATE_WINDOW_S=str(window),
+        AIRCALL_BUDGET_DIR=str(tmp_path / "budgets"),
+    )
+    keyed = "aircall/users,aircall/numbers,aircall/contacts,aircall/calls"
+    materialize_cli(env, keyed, history, last)
+    assert sim.stats.rate_limited == 0
+    db = env["AIRCALL_DUCKDB_PATH"]
+    assert assert_table_matches(db, TABLES["calls"], sim.store.calls_between(0, ts(utc_today())))
+    instance = dg.DagsterInstance.from_config(env["DAGSTER_HOME"])
+    (run,) = instance.get_runs()
+    step_pids = {
+        entry.dagster_event.pid
+        for entry in instance.all_logs(run.run_id, of_type=dg.DagsterEventType.STEP_START)
+    }
+    assert len(step_pids) == 4, "each step ran in a process of its own"

@@ -13,7 +13,6 @@ from aircall_assets.client import (
     AircallClient,
     AircallResponseLost,
     AircallUnavailable,
-    RateLimiter,
     validate_base_url,
 )
 from aircall_assets_tests.helpers import client_for
@@ -144,20 +143,6 @@ def test_base_url_must_be_https_unless_loopback(url, ok):
     else:
         with pytest.raises(ValueError, match="AIRCALL_API_BASE_URL"):
             validate_base_url(url)
-
-
-def test_limiter_never_exceeds_the_budget_in_any_window():
-    import time
-
-    limiter = RateLimiter(limit=20, window=0.5)
-    stamps = []
-    deadline = time.monotonic() + 1.6
-    while time.monotonic() < deadline:
-        limiter.acquire()
-        stamps.append(time.monotonic())
-    for i, t in enumerate(stamps):
-        assert sum(1 for u in stamps[i:] if u - t < 0.5) <= 20
-    assert len(stamps) >= 60  # about 20 per half second: the budget is used
 
 
 def test_pacing_to_the_simulator_limit_gets_no_429(simulator_factory):

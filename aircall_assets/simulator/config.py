@@ -46,6 +46,9 @@ class SimulatorConfig:
     rpm: int | None = None
     rate_window_seconds: float = 60.0
     reset_in_ms: bool = False
+    # Aircall sends X-AircallApi-Limit/Remaining/Reset with a 429; False answers 429 bare, as
+    # something in front of Aircall (a proxy) might.
+    rate_limit_headers: bool = True
     # Fault injection.
     fault_rate: float = 0.0
     fault_kinds: tuple[str, ...] = FAULT_KINDS

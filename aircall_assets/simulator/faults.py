@@ -42,6 +42,7 @@ class RateLimiter:
         self._lock = threading.Lock()
         self._windows: dict[str, tuple[float, int]] = {}  # key -> (window start, count)
         self._blocked_until: dict[str, float] = {}
+        self._exhausted_until: dict[str, float] = {}
 
     def check(self, key: str) -> float | None:
         """Count one request; return the UNIX time the block ends if it must be refused."""
@@ -50,6 +51,9 @@ class RateLimiter:
             blocked = self._blocked_until.get(key, 0.0)
             if blocked > now:
                 return blocked
+            exhausted = self._exhausted_until.get(key, 0.0)
+            if exhausted > now:  # someone else keeps spending the budget: reset, refused again
+                return min(exhausted, float(math.floor(now) + 1))
             if self._rpm is None:
                 return None
             start, count = self._windows.get(key, (0.0, 0))
@@ -66,6 +70,12 @@ class RateLimiter:
             until = until if self._reset_in_ms else float(math.ceil(until))
             self._blocked_until[key] = max(until, self._blocked_until.get(key, 0.0))
             return self._blocked_until[key]
+
+    def exhaust(self, key: str, seconds: float) -> None:
+        """Another client of `key` spends every window's budget for `seconds`: each request
+        is refused with a reset at the next second, and refused again after it."""
+        with self._lock:
+            self._exhausted_until[key] = self._clock() + seconds
 
     def headers(self, reset_at: float) -> dict[str, str]:
         """The three headers of a 429; Reset in seconds, or milliseconds if configured."""

@@ -73,6 +73,10 @@ class Gateway:
         if (method, path) == ("POST", "/_simulator/reset-stats"):
             self._stats.reset()
             return json_response(200, {"ok": True})
+        if (method, path) == ("POST", "/_simulator/exhaust-budget"):
+            seconds = float(dict(parse_query(query)).get("seconds", "60"))
+            self._limiter.exhaust(self._config.api_id, seconds)
+            return json_response(200, {"ok": True})
         if (method, path) == ("GET", "/_simulator/contacts"):
             return json_response(200, {"contacts": self._store.all("contacts")})
         return edge_error(404, "Not Found")
@@ -106,7 +110,7 @@ class Gateway:
                 "troubleshoot": "Rate limit exceeded; retry after "
                 "the time given by the X-AircallApi-Reset header",
             },
-            self._limiter.headers(reset_at),
+            self._limiter.headers(reset_at) if self._config.rate_limit_headers else {},
         )
 
     def _serve(
