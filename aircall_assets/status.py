@@ -6,7 +6,8 @@ file leaves it out), the last successful load and the last run's outcome, the ro
 warehouse, and for key-based tables the daily partitions loaded and missing since the history
 start. Per reverse-sync destination: whether it is activated (its sensor running), its last run
 and its rows by latest outcome, sent / rejected / failed, from ``aircall_sync.state`` (every
-single attempt is in ``aircall_sync.responses``).
+single attempt is in ``aircall_sync.responses``). When a table's or destination's last run
+failed, the one-line reason of that failure, so that ``failure`` is never shown without a why.
 
 Everything is read, nothing is written: the Dagster instance under ``DAGSTER_HOME`` (the same
 default as ``make dev``: ``./.dagster_home``) and the warehouse file, opened read-only for a
@@ -19,11 +20,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta, timezone
+from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 
@@ -31,6 +34,9 @@ from aircall_assets.assets import GROUP, asset_key
 from aircall_assets.catalog import CALLS, TABLES
 from aircall_assets.schedules import DAILY_SCHEDULE
 from aircall_assets.settings import Settings
+
+if TYPE_CHECKING:
+    from dagster._utils.error import SerializableErrorInfo
 
 DEFAULT_DAGSTER_HOME = ".dagster_home"
 LOCK_TIMEOUT_SECONDS = 5.0
@@ -45,9 +51,22 @@ SYNC_OUTCOMES = {
     "uncertain": "failed",
     "sending": "failed",
 }
+# A failure's reason is cut to this many characters: one line of the status, with the table's
+# name and the failure's time in front; the full message is in the run's log.
+REASON_WIDTH = 100
+ELLIPSIS = "..."
+FAILURE_EVENTS = {dg.DagsterEventType.STEP_FAILURE, dg.DagsterEventType.RUN_FAILURE}
 
 
 # -- what is reported ----------------------------------------------------------------------
+
+
+@dataclass
+class LastFailure:
+    """Why the last run failed, in one line, and when (the time of the failure event)."""
+
+    at: datetime
+    reason: str
 
 
 @dataclass
@@ -63,6 +82,7 @@ class TableStatus:
     partitions_total: int | None = None  # None: an unpartitioned (full-replication) table
     partitions_loaded: int | None = None
     missing: list[str] = field(default_factory=list)
+    last_failure: LastFailure | None = None  # only while the last run is a failure
 
 
 @dataclass
@@ -77,6 +97,7 @@ class DestinationStatus:
     sent: int = 0
     rejected: int = 0
     failed: int = 0
+    last_failure: LastFailure | None = None  # only while the last run is a failure
 
 
 @dataclass
@@ -160,11 +181,129 @@ def _timestamp(seconds: float | None) -> datetime | None:
     return datetime.fromtimestamp(seconds, tz=timezone.utc)
 
 
-def _run_status(instance: dg.DagsterInstance, run_id: str | None) -> str | None:
-    if not run_id:
-        return None
-    run = instance.get_run_by_id(run_id)
-    return run.status.value if run else None
+# -- why a run failed ------------------------------------------------------------------------
+
+
+@dataclass
+class RunFailureEvents:
+    """A failed run's failure events: a table's reason is its own step's, if that step failed."""
+
+    steps: dict[str, dg.EventLogEntry]  # the STEP_FAILURE of each failed step, by step key
+    run: dg.EventLogEntry | None  # the RUN_FAILURE
+
+
+class FailureReasons:
+    """The one-line reasons of failed runs, from each run's failure events only.
+
+    Only ``STEP_FAILURE`` and ``RUN_FAILURE`` events of a failed run are read (one query per
+    run, shared by the tables that run loaded), never the run's whole log: a backfill's run
+    logs thousands of events, an instance millions.
+    """
+
+    def __init__(self, instance: dg.DagsterInstance) -> None:
+        self._instance = instance
+        self._events: dict[str, RunFailureEvents] = {}
+
+    def _read(self, run_id: str) -> RunFailureEvents:
+        if run_id not in self._events:
+            failures = RunFailureEvents({}, None)
+            for entry in self._instance.all_logs(run_id, of_type=FAILURE_EVENTS):
+                if entry.dagster_event.event_type == dg.DagsterEventType.RUN_FAILURE:
+                    failures.run = entry
+                else:
+                    failures.steps[entry.step_key] = entry
+            self._events[run_id] = failures
+        return self._events[run_id]
+
+    def of_asset(self, run: dg.DagsterRun, key: dg.AssetKey) -> LastFailure | None:
+        """Why ``run`` failed for the asset ``key``: the failure of the step that materializes
+        it, else the run's failure (another step failed, or the run failed before its steps)."""
+        steps: set[str] = set()
+        if run.execution_plan_snapshot_id:
+            plan = self._instance.get_execution_plan_snapshot(run.execution_plan_snapshot_id)
+            steps = {
+                step.key
+                for step in plan.steps
+                for output in step.outputs
+                if output.properties is not None and output.properties.asset_key == key
+            }
+        return self._reason(self._read(run.run_id), steps)
+
+    def of_run(self, run_id: str) -> LastFailure | None:
+        """Why ``run_id`` failed: its first failed step, else the run's failure (for jobs of
+        one op, like the reverse sync's)."""
+        failures = self._read(run_id)
+        return self._reason(failures, set(failures.steps))
+
+    @staticmethod
+    def _reason(failures: RunFailureEvents, steps: set[str]) -> LastFailure | None:
+        failed = [entry for key, entry in failures.steps.items() if key in steps]
+        if failed:
+            entry = failed[0]
+            data = entry.dagster_event.event_specific_data
+            if data.user_failure_data is not None and data.user_failure_data.description:
+                reason = data.user_failure_data.description  # a dg.Failure raised by our code
+            elif data.error is not None:
+                reason = error_reason(data.error)
+            else:
+                reason = entry.message
+        elif failures.run is not None:
+            entry = failures.run
+            error = entry.dagster_event.event_specific_data.error
+            # When other steps failed, the run's error is theirs: its message names them.
+            other_steps_failed = bool(failures.steps)
+            reason = entry.message if other_steps_failed or error is None else error_reason(error)
+        else:
+            return None
+        return LastFailure(at=_timestamp(entry.timestamp), reason=one_line(reason))
+
+
+@cache
+def _dagster_wrappers() -> frozenset[str]:
+    """Names of the errors Dagster wraps user code's exceptions in (``Error occurred while
+    handling output ...``): the reason is the exception they wrap, not them."""
+
+    def subclasses(cls: type) -> Iterable[type]:
+        yield cls
+        for sub in cls.__subclasses__():
+            yield from subclasses(sub)
+
+    return frozenset(c.__name__ for c in subclasses(dg.DagsterUserCodeExecutionError))
+
+
+def error_reason(error: SerializableErrorInfo) -> str:
+    """The message of the error user code raised, under Dagster's wrappers.
+
+    Its own cause is not followed: our errors are raised ``from None`` or carry what matters
+    (the client says "Aircall rejected the credentials", not the HTTP library's exception).
+    Dagster's and this project's messages are written for people, so their class name is
+    dropped; any other keeps its short name (``KeyError: 'id'`` says more than ``'id'``).
+    """
+    while error.cls_name in _dagster_wrappers() and (error.cause or error.context):
+        error = error.cause or error.context
+    lines = [line for line in error.message.strip().splitlines() if line.strip()]
+    text = lines[0].strip() if lines else error.cls_name
+    prefix = re.match(rf"(?:([\w.]+)\.)?{re.escape(error.cls_name)}(?::\s*|$)", text)
+    if prefix is None:
+        return text
+    module = prefix.group(1) or ""
+    rest = text[prefix.end() :]
+    if module.split(".")[0] in ("dagster", "aircall_assets"):
+        return rest or error.cls_name
+    return f"{error.cls_name}: {rest}" if rest else error.cls_name
+
+
+def one_line(text: str, width: int = REASON_WIDTH) -> str:
+    """The first line of ``text``, cut at a word before ``width`` characters, with an ellipsis."""
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    line = lines[0] if lines else ""
+    if len(line) <= width:
+        return line
+    room = width - len(ELLIPSIS)
+    cut = line.rfind(" ", 0, room + 1)
+    if cut < room * 2 // 3:  # no space near the end: cut inside the word
+        cut = room
+    return line[:cut].rstrip(" ,;:.") + ELLIPSIS
 
 
 def compress_days(keys: Sequence[str]) -> list[str]:
@@ -278,11 +417,12 @@ def collect(
     )
     facts = read_warehouse(warehouse_path, enabled, lock_timeout)
 
+    reasons = FailureReasons(instance) if instance is not None else None
     tables = [
-        _table_status(name, name in enabled, defs, instance, facts, schedule_running)
+        _table_status(name, name in enabled, defs, instance, reasons, facts, schedule_running)
         for name in TABLES
     ]
-    destinations = _destination_statuses(settings, defs, instance, facts)
+    destinations = _destination_statuses(settings, defs, instance, reasons, facts)
     return Status(
         dagster_home=str(home),
         instance_found=instance is not None,
@@ -302,6 +442,7 @@ def _table_status(
     enabled: bool,
     defs: dg.Definitions,
     instance: dg.DagsterInstance | None,
+    reasons: FailureReasons | None,
     facts: WarehouseFacts,
     schedule_running: bool,
 ) -> TableStatus:
@@ -312,14 +453,18 @@ def _table_status(
     key = asset_key(table)
     partitions_def = defs.resolve_assets_def(key).partitions_def
     materialized: set[str] = set()
-    if instance is not None:
+    if instance is not None and reasons is not None:
         records = instance.get_asset_records([key])
         entry = records[0].asset_entry if records else None
         if entry is not None:
             if entry.last_materialization_record is not None:
                 status.last_load = _timestamp(entry.last_materialization_record.timestamp)
             status.last_run_id = entry.last_run_id
-            status.last_run_status = _run_status(instance, entry.last_run_id)
+            run = instance.get_run_by_id(entry.last_run_id) if entry.last_run_id else None
+            if run is not None:
+                status.last_run_status = run.status.value
+                if run.status == dg.DagsterRunStatus.FAILURE:
+                    status.last_failure = reasons.of_asset(run, key)
         if partitions_def is not None and status.last_load is not None:
             materialized = instance.get_materialized_partitions(key)
     if facts.state == "ok":
@@ -344,6 +489,7 @@ def _destination_statuses(
     settings: Settings,
     defs: dg.Definitions,
     instance: dg.DagsterInstance | None,
+    reasons: FailureReasons | None,
     facts: WarehouseFacts,
 ) -> list[DestinationStatus]:
     from aircall_assets.reverse_sync.definitions import (
@@ -367,7 +513,7 @@ def _destination_statuses(
                 sensor_def.default_status == dg.DefaultSensorStatus.RUNNING,
             ),
         )
-        if instance is not None:
+        if instance is not None and reasons is not None:
             records = instance.get_run_records(
                 filters=dg.RunsFilter(
                     job_name=REVERSE_SYNC_JOB, tags={DESTINATION_TAG: destination.name}
@@ -381,6 +527,8 @@ def _destination_statuses(
                 status.last_run_at = _timestamp(
                     record.start_time or record.create_timestamp.timestamp()
                 )
+                if record.dagster_run.status == dg.DagsterRunStatus.FAILURE:
+                    status.last_failure = reasons.of_run(status.last_run_id)
         counts = facts.sync.get(destination.name, {})
         status.sent = counts.get("sent", 0)
         status.rejected = counts.get("rejected", 0)
@@ -446,6 +594,7 @@ def render(status: Status) -> str:
             )
         )
     lines += _columns(rows)
+    lines += _failure_lines((t.name, t.last_failure) for t in status.tables)
     lines.append("")
     if not status.destinations:
         lines.append("No reverse-sync destinations in the settings file.")
@@ -468,7 +617,15 @@ def render(status: Status) -> str:
                 )
             )
         lines += _columns(rows)
+        lines += _failure_lines((d.name, d.last_failure) for d in status.destinations)
     return "\n".join(lines)
+
+
+def _failure_lines(failures: Iterable[tuple[str, LastFailure | None]]) -> list[str]:
+    """``calls: failed <when>: <reason>`` under a table, one per failed table or destination:
+    too long for a column, and a reason read on its own line is read at all."""
+    lines = [f"{name}: failed {_when(f.at)}: {f.reason}" for name, f in failures if f is not None]
+    return ["", *lines] if lines else []
 
 
 def _columns(rows: list[tuple[str, ...]]) -> list[str]:

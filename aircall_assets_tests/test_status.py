@@ -1,12 +1,13 @@
 """``python -m aircall_assets status``: pending before the first load, active after, paused when
-the daily schedule is stopped; rows, partitions and the warehouse read without blocking."""
+the daily schedule is stopped; rows, partitions and the warehouse read without blocking; a
+failed last run with its one-line reason."""
 
 from __future__ import annotations
 
 import json
 import time
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import dagster as dg
@@ -70,7 +71,7 @@ def project(account, tmp_path, monkeypatch):
     instance.dispose()
 
 
-def run_job(instance, job_name, first=None, last=None):
+def run_job(instance, job_name, first=None, last=None, succeed=True, ops=None):
     defs = build_definitions(load_settings())
     tags = {}
     if first:
@@ -81,9 +82,13 @@ def run_job(instance, job_name, first=None, last=None):
     result = defs.resolve_job_def(job_name).execute_in_process(
         instance=instance,
         tags=tags,
-        run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+        run_config={
+            "loggers": {"console": {"config": {"log_level": "WARNING" if succeed else "CRITICAL"}}},
+            **({"ops": ops} if ops else {}),
+        },
+        raise_on_error=False,
     )
-    assert result.success
+    assert result.success is succeed
 
 
 def load_everything(project, account):
@@ -298,3 +303,128 @@ def test_a_history_older_than_aircall_serves_names_the_oldest_day_served(project
     assert f"Calls served:     from {served} on" in status_module.render(status)
     settings_file.write_text(f"history_start: {served}\n")
     assert "Calls served" not in status_module.render(status_module.collect())
+
+
+def test_a_failed_run_shows_its_one_line_reason_until_a_later_success(
+    project, account, monkeypatch, capsys
+):
+    first, last = account.config.first_day, account.config.first_day + timedelta(days=DAYS - 1)
+    wrong_token = "wrong-token-0123456789abcdef"
+    monkeypatch.setenv("AIRCALL_API_TOKEN", wrong_token)  # the simulator answers 403
+    before = datetime.now(timezone.utc).replace(microsecond=0)
+    run_job(project["instance"], KEYED_JOB, first, last, succeed=False)
+
+    status = status_module.collect()
+    calls = status.table("calls")
+    assert calls.last_run_status == "FAILURE"
+    failure = calls.last_failure
+    assert failure.reason.startswith(
+        "Aircall rejected the credentials (403 on GET /v1/calls). Set AIRCALL_API_ID"
+    ), failure.reason
+    assert failure.reason.endswith("...") and len(failure.reason) <= status_module.REASON_WIDTH
+    assert before <= failure.at <= datetime.now(timezone.utc)
+    assert status.table("users").last_failure.reason.startswith(
+        "Aircall rejected the credentials (403 on GET /v2/users)."
+    )
+    assert status.table("tags").last_failure is None, "tags never ran"
+
+    text = status_module.render(status)
+    failed_at = failure.at.strftime("%Y-%m-%d %H:%M UTC")
+    assert f"calls: failed {failed_at}: {failure.reason}" in text.splitlines()
+    assert cli_main(["status", "--json"]) == 0
+    printed = capsys.readouterr().out
+    data = next(t for t in json.loads(printed)["tables"] if t["name"] == "calls")
+    assert data["last_failure"] == {"at": failure.at.isoformat(), "reason": failure.reason}
+    for output in (text, printed):
+        assert "Error occurred while handling output" not in output
+        assert "AircallAuthError" not in output
+        assert wrong_token not in output and account.config.api_token not in output
+
+    monkeypatch.setenv("AIRCALL_API_TOKEN", account.config.api_token)
+    run_job(project["instance"], KEYED_JOB, first, last)
+    status = status_module.collect()
+    assert status.table("calls").last_run_status == "SUCCESS"
+    assert all(t.last_failure is None for t in status.tables)
+    assert ": failed " not in status_module.render(status)
+
+
+def test_a_failure_elsewhere_in_the_run_names_the_failed_step(project, account):
+    first = account.config.first_day
+    run_job(
+        project["instance"],
+        KEYED_JOB,
+        first,
+        first,
+        succeed=False,
+        ops={"aircall__calls": {"config": {"columns": ["no_such_column"]}}},
+    )
+    status = status_module.collect()
+    calls = status.table("calls").last_failure
+    assert calls.reason.startswith("run config: unknown column(s) ['no_such_column']"), calls
+    users = status.table("users")
+    assert users.last_run_status == "FAILURE" and users.last_load is not None
+    assert users.last_failure.reason == (
+        f"Execution of run for \"{KEYED_JOB}\" failed. Steps failed: ['aircall__calls']."
+    )
+
+
+def test_a_failed_sync_shows_its_reason(project, account):
+    from aircall_assets.reverse_sync.definitions import DESTINATION_TAG, REVERSE_SYNC_JOB, SYNC_OP
+    from aircall_assets_tests.reverse_sync.helpers import write_source
+
+    load_everything(project, account)
+    job = build_definitions(load_settings()).resolve_job_def(REVERSE_SYNC_JOB)
+
+    def sync() -> None:
+        job.execute_in_process(
+            instance=project["instance"],
+            run_config={
+                "ops": {SYNC_OP: {"config": {"destination": "crm"}}},
+                "loggers": {"console": {"config": {"log_level": "CRITICAL"}}},
+            },
+            tags={DESTINATION_TAG: "crm"},
+            raise_on_error=False,
+        )
+
+    sync()  # crm.people does not exist yet
+    status = status_module.collect()
+    crm = status.destination("crm")
+    assert crm.last_run_status == "FAILURE"
+    assert crm.last_failure.reason.startswith("destination 'crm': "), crm.last_failure
+    assert "crm.people" in crm.last_failure.reason and "\n" not in crm.last_failure.reason
+    assert status.destination("unknown_callers").last_failure is None
+    assert f"crm: failed {crm.last_failure.at:%Y-%m-%d %H:%M} UTC: " in status_module.render(status)
+
+    write_source(
+        project["db"],
+        "crm.people",
+        [{"id": 1, "first_name": "Ada", "phone_numbers": [{"label": "m", "value": "+4477"}]}],
+    )
+    sync()
+    crm = status_module.collect().destination("crm")
+    assert crm.last_run_status == "SUCCESS" and crm.last_failure is None
+
+
+def test_one_line_reasons():
+    from dagster._utils.error import SerializableErrorInfo
+
+    def error(message, cls_name, cause=None):
+        return SerializableErrorInfo(message, [], cls_name, cause=cause)
+
+    wrapped = error(
+        "dagster._core.errors.DagsterExecutionHandleOutputError: Error occurred while handling "
+        'output "result" of step "aircall__calls":\n',
+        "DagsterExecutionHandleOutputError",
+        cause=error(
+            "aircall_assets.client.AircallUnavailable: GET /v1/calls: timeout\n",
+            "AircallUnavailable",
+        ),
+    )
+    assert status_module.error_reason(wrapped) == "GET /v1/calls: timeout"
+    assert status_module.error_reason(error("KeyError: 'id'\n", "KeyError")) == "KeyError: 'id'"
+    assert status_module.error_reason(error("Failure\n", "Failure")) == "Failure"
+    assert status_module.one_line("first line\nsecond line") == "first line"
+    long = "word " * 40
+    cut = status_module.one_line(long, width=30)
+    assert cut == "word word word word word..." and len(cut) <= 30
+    assert status_module.one_line("x" * 50, width=20) == "x" * 17 + "..."
