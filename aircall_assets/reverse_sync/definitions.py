@@ -10,8 +10,13 @@ returning a table at the end.
 A sensor per destination watches its source asset and starts stopped: turning it on in the UI
 is the seed's "Activate". Each materialization of the source becomes one run whose run key is
 the materialization's storage id, so a re-evaluated tick never launches a second run for the
-same event. Sensors never open DuckDB (the file has one writer); the op does, in the
-``aircall_duckdb`` pool.
+same event. Sensors never open DuckDB (the file has one writer).
+
+The sync and test-send ops are not in the ``aircall_duckdb`` pool that serialises the extracts:
+a sync waits on Aircall's rate budget for hours and opens the warehouse only for a moment at a
+time (its plan at the start, then one short transaction per request, see ``sender.py``), so
+holding a pool slot for its whole run would queue every extract behind it, the very wait this
+design removes. What they need instead is one run per destination at a time (``lock.py``).
 """
 
 import time
@@ -21,10 +26,11 @@ from typing import Any
 import dagster as dg
 from pydantic import Field
 
-from aircall_assets.assets import IO_MANAGER_KEY, WAREHOUSE_POOL
+from aircall_assets.assets import IO_MANAGER_KEY
 from aircall_assets.catalog import CALLS, CONTACTS
 from aircall_assets.client import AircallResource
 from aircall_assets.reverse_sync.destinations import Destination
+from aircall_assets.reverse_sync.lock import destination_lock
 from aircall_assets.reverse_sync.payloads import (
     DestinationError,
     build_payloads,
@@ -37,12 +43,15 @@ from aircall_assets.reverse_sync.state import (
     SCHEMA,
     STATE_COLUMNS,
     SourceMissing,
+    StateRow,
     SyncStore,
+    ensure_tables,
+    load_state,
     read_source,
 )
 from aircall_assets.reverse_sync.unknown_callers import build_unknown_callers_asset
 from aircall_assets.settings import Settings
-from aircall_assets.warehouse import Warehouse
+from aircall_assets.warehouse import Session, Warehouse
 
 REVERSE_SYNC_JOB = "aircall_reverse_sync"
 TEST_SEND_JOB = "aircall_reverse_test_send"
@@ -118,13 +127,27 @@ def _payloads(destination: Destination, columns: list[str], rows: list[dict[str,
         raise dg.Failure(description=str(exc)) from None
 
 
-def _read(con, destination: Destination) -> tuple[list[str], list[dict[str, Any]]]:
+def _read(
+    con, destination: Destination, source_optional: bool = False
+) -> tuple[list[str], list[dict[str, Any]]]:
     try:
         return read_source(con, *destination.table)
     except SourceMissing as exc:
+        if source_optional:
+            return [], []
         raise dg.Failure(
             description=f"destination '{destination.name}': {exc} ({destination.source})"
         ) from None
+
+
+def _inputs(
+    session: Session, destination: Destination, source_optional: bool = False
+) -> tuple[list[str], list[dict[str, Any]], dict[str, StateRow]]:
+    """Source rows and state, read in one connection that is closed before anything is sent."""
+    with session.connect() as con:
+        ensure_tables(con)
+        columns, rows = _read(con, destination, source_optional)
+        return columns, rows, load_state(con, destination.name)
 
 
 def _counts_text(counts: Counts) -> str:
@@ -142,7 +165,7 @@ def _dry_run(context: dg.OpExecutionContext, destination: Destination, config: R
         raise dg.Failure(description=f"no warehouse at {warehouse.path}: load the source first")
     with warehouse.connect(read_only=True) as con:
         columns, rows = _read(con, destination)
-        state = SyncStore(con).load(destination.name)
+        state = load_state(con, destination.name)
     payloads = _payloads(destination, columns, rows)
     sync = ReverseSync(destination, state, run_id=context.run_id, logger=context.log)
     plan = sync.plan(payloads)
@@ -176,7 +199,6 @@ def _dry_run(context: dg.OpExecutionContext, destination: Destination, config: R
 def build_sync_op(settings: Settings) -> dg.OpDefinition:
     @dg.op(
         name=SYNC_OP,
-        pool=WAREHOUSE_POOL,
         required_resource_keys={"aircall", IO_MANAGER_KEY},
         out=dg.Out(dg.Nothing),
         description="Send a destination's new and changed source rows to Aircall, exactly once, "
@@ -189,15 +211,18 @@ def build_sync_op(settings: Settings) -> dg.OpDefinition:
             return
         client = _aircall(context).get_client()  # one per run, on the shared rate limiter
         started = time.monotonic()
-        with _warehouse(context).connect() as con:
-            store = SyncStore(con)
-            store.ensure_tables()
-            responses_before = store.response_count()
-            columns, rows = _read(con, destination)
+        warehouse = _warehouse(context)
+        holder = f"run {context.run_id}"
+        with (
+            destination_lock(warehouse.path, destination.name, holder, context.log),
+            warehouse.session() as session,
+        ):
+            columns, rows, state = _inputs(session, destination)
+            store = SyncStore(session)
             payloads = _payloads(destination, columns, rows)
             sync = ReverseSync(
                 destination,
-                store.load(destination.name),
+                state,
                 client=client,
                 store=store,
                 run_id=context.run_id,
@@ -211,7 +236,7 @@ def build_sync_op(settings: Settings) -> dg.OpDefinition:
                 f"request(s) to {destination.route.method} {destination.route.path}"
             )
             counts = sync.execute(plan)
-            responses_added = store.response_count() - responses_before
+        responses_added = store.responses_written
         elapsed = time.monotonic() - started
         if sync.duplicates:
             context.log.warning(
@@ -251,7 +276,6 @@ def build_sync_op(settings: Settings) -> dg.OpDefinition:
 def build_test_send_op(settings: Settings) -> dg.OpDefinition:
     @dg.op(
         name=TEST_SEND_OP,
-        pool=WAREHOUSE_POOL,
         required_resource_keys={"aircall", IO_MANAGER_KEY},
         out=dg.Out(dg.Nothing),
         description="Send one sample row of a destination and show the request and Aircall's "
@@ -260,15 +284,13 @@ def build_test_send_op(settings: Settings) -> dg.OpDefinition:
     def test_send(context: dg.OpExecutionContext, config: TestSendConfig):
         destination = _by_name(settings, config.destination)
         client = _aircall(context).get_client()
-        with _warehouse(context).connect() as con:
-            store = SyncStore(con)
-            store.ensure_tables()
-            try:
-                columns, rows = read_source(con, *destination.table)
-            except SourceMissing:
-                if not config.row:
-                    raise
-                columns, rows = list(config.row), []
+        warehouse = _warehouse(context)
+        holder = f"run {context.run_id}"
+        with (
+            destination_lock(warehouse.path, destination.name, holder, context.log),
+            warehouse.session() as session,
+        ):
+            columns, rows, state = _inputs(session, destination, source_optional=bool(config.row))
             columns = list(dict.fromkeys([*columns, *(config.row or {})]))
             payloads = _payloads(destination, columns, rows)
             chosen = _choose(payloads, rows, config)
@@ -288,9 +310,9 @@ def build_test_send_op(settings: Settings) -> dg.OpDefinition:
                 raise dg.Failure(description=f"row {item.key} would be refused: {item.error}")
             sync = ReverseSync(
                 destination,
-                store.load(destination.name),
+                state,
                 client=client,
-                store=store,
+                store=SyncStore(session),
                 run_id=context.run_id,
                 mode="test",
                 logger=context.log,

@@ -7,6 +7,14 @@ Per request the order is fixed, and it is what makes a killed run safe to run ag
 3. commit the outcome: state ``sent``/``rejected``/``failed``/``uncertain`` plus one
    ``aircall_sync.responses`` row per row of the request.
 
+Each commit is a short transaction of its own (``SyncStore.write`` attaches the warehouse for
+it and detaches it), so the file is free for extracts while a request is in flight or waits for
+the rate budget. Records wait in memory until the next request is about to leave, and go in one
+transaction: the outcome of one request with the intent of the next, or before a lookup, or at
+the end of the run. That is one attach per request instead of two, and still nothing leaves
+for Aircall before everything learned so far is committed: a kill in between loses only what a
+kill just after the answer would, which the next run looks up.
+
 A row found in ``sending`` (or ``uncertain``/``failed``) at the start of a run, and any create
 whose answer is lost (``AircallResponseLost``), is first looked up in Aircall (contacts by phone
 number, users by email, tags/teams by name) and sent again only if absent. Requests that are
@@ -171,6 +179,8 @@ class ReverseSync:
         self.duplicates: list[str] = []
         self.stopped: str | None = None
         self._unavailable_in_a_row = 0
+        self._unwritten_states: dict[str, StateRow] = {}  # by row key: the latest wins
+        self._unwritten_responses: list[ResponseRow] = []
 
     # ------------------------------------------------------------------------------ plan
 
@@ -244,16 +254,23 @@ class ReverseSync:
     # ------------------------------------------------------------------------------ send
 
     def execute(self, plan: Plan) -> Counts:
-        """Record invalid rows, then send every planned request (unless stopped early)."""
+        """Record invalid rows, then send every planned request (unless stopped early).
+
+        Whatever was recorded is committed on the way out, even when the loop raised: those
+        answers were received, and the next run should not have to look them up.
+        """
         assert self.client is not None and self.store is not None, "a dry run does not send"
-        self._record_invalid(plan.invalid)
-        for request, reason in plan.refused:
-            self._finish(request, "rejected", error=reason, request_id=None)
-        for request in plan.requests:
-            if self.stopped:
-                self.counts.not_attempted += len(request.items)
-                continue
-            self._send(request)
+        try:
+            self._record_invalid(plan.invalid)
+            for request, reason in plan.refused:
+                self._finish(request, "rejected", error=reason, request_id=None)
+            for request in plan.requests:
+                if self.stopped:
+                    self.counts.not_attempted += len(request.items)
+                    continue
+                self._send(request)
+        finally:
+            self._commit()
         return self.counts
 
     def _record_invalid(self, items: Sequence[RowPayload]) -> None:
@@ -286,7 +303,7 @@ class ReverseSync:
             )
             for i in items
         ]
-        self._write(states, responses)
+        self._record(states, responses)
         for item in items[:5]:
             self.log.warning(f"row {item.key}: not sent, {item.error}")
         if len(items) > 5:
@@ -336,6 +353,7 @@ class ReverseSync:
     def _lookup(self, request: OutgoingRequest, request_id: str | None) -> Found | None | bool:
         """The record, None if absent, False if the lookup itself failed (recorded)."""
         assert self.client is not None and request.route.lookup
+        self._commit()
         try:
             return find_existing(self.client, request.route.lookup, request.body)
         except AircallError as exc:
@@ -368,8 +386,9 @@ class ReverseSync:
                         updated_at=now,
                     )
                 )
-            self._write(intents, ())
+            self._record(intents, ())
         for _ in range(LOST_RESENDS + 1):
+            self._commit()  # the intent (and the previous outcome) before the request leaves
             started = time.monotonic()
             try:
                 self.counts.requests += 1
@@ -486,7 +505,7 @@ class ReverseSync:
         """An attempt that did not settle the rows (a lost answer): responses only."""
         now = now_utc()
         duration = (time.monotonic() - started) * 1000
-        self._write(
+        self._record(
             (),
             [
                 ResponseRow(
@@ -523,7 +542,7 @@ class ReverseSync:
         applied_hash: str | None = None,
         count: bool = True,
     ) -> None:
-        """Commit the outcome of a request for each of its rows (state + responses)."""
+        """Record the outcome of a request for each of its rows (state + responses)."""
         now = now_utc()
         duration = None if started is None else (time.monotonic() - started) * 1000
         responses = []
@@ -571,7 +590,7 @@ class ReverseSync:
                         previous, status=outcome, payload_hash=item.hash, last_error=error, **common
                     )
                 )
-        self._write(states, responses)
+        self._record(states, responses)
         rows = len(request.items)
         counter = {
             "sent": "sent",
@@ -594,10 +613,21 @@ class ReverseSync:
         else:
             self.log.warning(f"{line}: {error}")
 
-    def _write(self, states: Sequence[StateRow], responses: Sequence[ResponseRow]) -> None:
-        assert self.store is not None
+    def _record(self, states: Sequence[StateRow], responses: Sequence[ResponseRow]) -> None:
+        """Take these rows as this run's truth now; ``_commit`` writes them before the next
+        request leaves."""
         if not self.record_state:
             states = ()
-        self.store.write(states, responses)
+        self._unwritten_responses += responses
         for state in states:
+            self._unwritten_states[state.row_key] = state
             self.state[state.row_key] = state
+
+    def _commit(self) -> None:
+        """Write what was recorded since the last commit, in one short transaction."""
+        assert self.store is not None
+        if not (self._unwritten_states or self._unwritten_responses):
+            return
+        states, responses = list(self._unwritten_states.values()), self._unwritten_responses
+        self._unwritten_states, self._unwritten_responses = {}, []  # a failed write: not retried
+        self.store.write(states, responses)

@@ -3,22 +3,28 @@
 ``aircall_sync.state`` has one row per (destination, row key): what was last attempted, what was
 last sent successfully (a payload hash), the id Aircall gave the record, and a status. The
 status is the exactly-once protocol: ``sending`` is committed *before* a request leaves and
-replaced by the outcome right after the answer, each in its own transaction. A run killed in
-between leaves ``sending`` behind, which tells the next run to look the record up in Aircall
-before sending it again.
+replaced by the outcome after the answer, before anything else leaves (``sender.py`` commits
+the outcome of one request with the intent of the next). A run killed in between leaves
+``sending`` behind, which tells the next run to look the record up in Aircall before sending
+it again.
 
 ``aircall_sync.responses`` is append-only: one row per attempt and per row of the request
 (rows of a batch share a ``request_id``), with Aircall's status and body or the error. It is
 the seed's "response webhook" as a table the user can query.
 
-Both tables live in the DuckDB file and are written through the caller's connection, which
-holds the warehouse's exclusive lock for the whole run: the state read at the start cannot be
-changed by another run before this one finishes.
+Both tables live in the DuckDB file, which one process at a time may open. A sync spends
+nearly all its time waiting for Aircall (at 60 requests a minute, 10,000 rows take three
+hours), so it never keeps the file while it waits: the run reads its plan in one connection,
+then each ``SyncStore.write`` attaches the file for one short transaction and detaches it (a
+``warehouse.Session``: one DuckDB instance per run, the file attached only per write), and an
+extract queued on the file lock gets its turn between two requests. The state read at the start
+stays this run's to change because one run at a time syncs a destination (``lock.py``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Any
@@ -28,13 +34,14 @@ import orjson
 
 from aircall_assets.reverse_sync.payloads import json_safe
 from aircall_assets.sql import quote
-from aircall_assets.warehouse import table_exists_in
+from aircall_assets.warehouse import Session, table_exists_in
 
 SCHEMA = "aircall_sync"
 STATE_TABLE = "state"
 RESPONSES_TABLE = "responses"
 MAX_BODY_BYTES = 64_000
 FETCH_ROWS = 10_000
+HELD_OUTSIDE_RETRY_S = 0.5  # how often a write retries a file held outside the project's lock
 
 STATE_COLUMNS: dict[str, str] = {
     "destination": "VARCHAR NOT NULL",
@@ -167,78 +174,100 @@ def _parse_json(text: str) -> Any:
         return text  # not JSON after all: sent as the text it is
 
 
+def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
+    """The schema and both tables, in a warehouse that never ran a sync."""
+    _transaction(
+        con,
+        lambda: [
+            con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(SCHEMA)}"),
+            con.execute(_create(STATE_TABLE, STATE_COLUMNS)),
+            con.execute(_create(RESPONSES_TABLE, RESPONSE_COLUMNS)),
+        ],
+    )
+
+
+def load_state(con: duckdb.DuckDBPyConnection, destination: str) -> dict[str, StateRow]:
+    """The state of every row key of one destination (empty before the first run)."""
+    if not table_exists_in(con, SCHEMA, STATE_TABLE):
+        return {}
+    names = ", ".join(quote(c) for c in STATE_COLUMNS)
+    rows = con.execute(
+        f"SELECT {names} FROM {quote(SCHEMA)}.{quote(STATE_TABLE)} WHERE destination = ?",
+        [destination],
+    ).fetchall()
+    return {r[1]: StateRow(*r) for r in rows}
+
+
 class SyncStore:
-    """State and responses of the reverse sync, on an open warehouse connection."""
+    """Writes state and responses, each call one transaction with the file attached for it.
 
-    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
-        self.con = con
+    The warehouse is attached per call, never kept between calls: the sender calls this only
+    between requests, so the file is free while a request is in flight or waits for budget.
+    """
 
-    def ensure_tables(self) -> None:
-        self._transaction(
-            lambda: [
-                self.con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(SCHEMA)}"),
-                self.con.execute(_create(STATE_TABLE, STATE_COLUMNS)),
-                self.con.execute(_create(RESPONSES_TABLE, RESPONSE_COLUMNS)),
-            ]
-        )
-
-    def load(self, destination: str) -> dict[str, StateRow]:
-        """The state of every row key of one destination (empty before the first run)."""
-        if not table_exists_in(self.con, SCHEMA, STATE_TABLE):
-            return {}
-        names = ", ".join(quote(c) for c in STATE_COLUMNS)
-        rows = self.con.execute(
-            f"SELECT {names} FROM {quote(SCHEMA)}.{quote(STATE_TABLE)} WHERE destination = ?",
-            [destination],
-        ).fetchall()
-        return {r[1]: StateRow(*r) for r in rows}
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.responses_written = 0  # this run's rows of aircall_sync.responses
 
     def write(self, states: Sequence[StateRow] = (), responses: Sequence[ResponseRow] = ()) -> None:
-        """Replace these state rows and append these responses, in one transaction."""
+        """Replace these state rows and append these responses, in one transaction.
 
-        def work() -> None:
-            if states:
-                by_destination: dict[str, list[str]] = {}
-                for s in states:
-                    by_destination.setdefault(s.destination, []).append(s.row_key)
-                for destination, keys in by_destination.items():
-                    self.con.execute(
-                        f"DELETE FROM {quote(SCHEMA)}.{quote(STATE_TABLE)} "
-                        "WHERE destination = ? AND list_contains(?, row_key)",
-                        [destination, keys],
-                    )
-                self._insert(STATE_TABLE, STATE_COLUMNS, [s.as_tuple() for s in states])
-            if responses:
-                self._insert(RESPONSES_TABLE, RESPONSE_COLUMNS, [r.as_tuple() for r in responses])
+        The project's runs queue on the warehouse's file lock, but a DuckDB connection of the
+        user's (a notebook, the ``duckdb`` CLI) does not take it, and DuckDB refuses the attach
+        while it is open. A sync may then be hours into its run with answers to record, so it
+        waits for that connection to close, as long as it would wait for a run of the project.
+        """
+        deadline = time.monotonic() + self.session.warehouse.lock_timeout
+        while True:
+            try:
+                with self.session.connect() as con:
+                    _transaction(con, lambda: _replace_and_append(con, states, responses))
+                break
+            except duckdb.IOException as exc:
+                if "Could not set lock on file" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(HELD_OUTSIDE_RETRY_S)
+        self.responses_written += len(responses)
 
-        self._transaction(work)
 
-    def response_count(self) -> int:
-        if not table_exists_in(self.con, SCHEMA, RESPONSES_TABLE):
-            return 0
-        (count,) = self.con.execute(
-            f"SELECT count(*) FROM {quote(SCHEMA)}.{quote(RESPONSES_TABLE)}"
-        ).fetchone()  # type: ignore[misc]
-        return int(count)
+def _replace_and_append(
+    con: duckdb.DuckDBPyConnection, states: Sequence[StateRow], responses: Sequence[ResponseRow]
+) -> None:
+    if states:
+        by_destination: dict[str, list[str]] = {}
+        for s in states:
+            by_destination.setdefault(s.destination, []).append(s.row_key)
+        for destination, keys in by_destination.items():
+            con.execute(
+                f"DELETE FROM {quote(SCHEMA)}.{quote(STATE_TABLE)} "
+                "WHERE destination = ? AND list_contains(?, row_key)",
+                [destination, keys],
+            )
+        _insert(con, STATE_TABLE, STATE_COLUMNS, [s.as_tuple() for s in states])
+    _insert(con, RESPONSES_TABLE, RESPONSE_COLUMNS, [r.as_tuple() for r in responses])
 
-    def _insert(self, table: str, columns: dict[str, str], values: Iterable[tuple]) -> None:
-        values = list(values)
-        if not values:
-            return
-        names = ", ".join(quote(c) for c in columns)
-        marks = ", ".join("?" for _ in columns)
-        self.con.executemany(
-            f"INSERT INTO {quote(SCHEMA)}.{quote(table)} ({names}) VALUES ({marks})", values
-        )
 
-    def _transaction(self, work) -> None:
-        self.con.execute("BEGIN TRANSACTION")
-        try:
-            work()
-            self.con.execute("COMMIT")
-        except BaseException:
-            self.con.execute("ROLLBACK")
-            raise
+def _insert(
+    con: duckdb.DuckDBPyConnection, table: str, columns: dict[str, str], values: Iterable[tuple]
+) -> None:
+    values = list(values)
+    if not values:
+        return
+    names = ", ".join(quote(c) for c in columns)
+    marks = ", ".join("?" for _ in columns)
+    con.executemany(
+        f"INSERT INTO {quote(SCHEMA)}.{quote(table)} ({names}) VALUES ({marks})", values
+    )
+
+
+def _transaction(con: duckdb.DuckDBPyConnection, work: Callable[[], Any]) -> None:
+    con.execute("BEGIN TRANSACTION")
+    try:
+        work()
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
 
 
 def _create(table: str, columns: dict[str, str]) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,12 +20,13 @@ from aircall_assets.reverse_sync.definitions import (
     build_reverse_sync,
 )
 from aircall_assets.settings import Settings, parse_settings
+from aircall_assets.simulator.config import utc_today
 from aircall_assets.warehouse import Warehouse, WarehouseIOManager
 from aircall_assets_tests.helpers import query, resource_for
 
 
 def settings_with(*destinations: dict[str, Any]) -> Settings:
-    start = (date.today() - timedelta(days=20)).isoformat()
+    start = (utc_today() - timedelta(days=20)).isoformat()
     return parse_settings({"history_start": start, "destinations": list(destinations)})
 
 

@@ -20,8 +20,10 @@ from aircall_assets.reverse_sync.definitions import (
 def test_jobs_ops_and_pool():
     sync = defs.resolve_job_def(REVERSE_SYNC_JOB)
     test = defs.resolve_job_def(TEST_SEND_JOB)
-    assert sync.graph.node_named(SYNC_OP).definition.pool == WAREHOUSE_POOL
-    assert test.graph.node_named(TEST_SEND_OP).definition.pool == WAREHOUSE_POOL
+    # Outside the extracts' pool: a sync that waits hours on Aircall must not hold its slot.
+    assert sync.graph.node_named(SYNC_OP).definition.pool is None
+    assert test.graph.node_named(TEST_SEND_OP).definition.pool is None
+    assert defs.resolve_assets_def(dg.AssetKey(["aircall", "calls"])).op.pool == WAREHOUSE_POOL
     fields = sync.graph.node_named(SYNC_OP).definition.config_schema.config_type.fields
     assert {"destination", "dry_run", "sample_size", "resend_uncertain"} <= set(fields)
 
