@@ -10,17 +10,19 @@ tables are re-read and replaced whole.
 
 import warnings
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 import dagster as dg
 from pydantic import Field as PydanticField
 
+from aircall_assets.budget import company_key
 from aircall_assets.catalog import Field, Table
-from aircall_assets.client import AircallClient, AircallResource, read_ahead
+from aircall_assets.client import AircallError, AircallResource
 from aircall_assets.normalize import NormalizationError, SchemaDrift
+from aircall_assets.reads import Progress, read_full, read_windows
 from aircall_assets.settings import Settings
+from aircall_assets.spool import Spool
 from aircall_assets.warehouse import ReplaceRange, TableLoad, WriteResult
 
 GROUP = "aircall"
@@ -57,44 +59,21 @@ def column_schema(fields: tuple[Field, ...]) -> dg.TableSchema:
     )
 
 
-@dataclass
-class WindowTotals:
-    """What the API said the run's windows hold, to check the warehouse against."""
-
-    api_total: int = 0
-    windows: int = 0
-
-    def track(self, pages: Iterator[Any]) -> Iterator[list[dict[str, Any]]]:
-        for page in pages:
-            if page.first_of_window:
-                self.api_total += page.window_total
-                self.windows += 1
-            yield page.records
-
-
 def _epoch_seconds(moment: datetime) -> int:
     return int(moment.timestamp())
 
 
-def _window_pages(
-    client: AircallClient,
-    table: Table,
-    start: datetime,
-    end: datetime,
-    totals: WindowTotals,
-    include_older: bool,
-) -> Iterator[list[dict[str, Any]]]:
-    """``[start, end)`` as one API window; ``include_older`` first reads everything before.
+def _range_windows(start: datetime, end: datetime, include_older: bool) -> list[tuple[int, int]]:
+    """``[start, end)`` as one API window; ``include_older`` puts everything before first.
 
     Not one window per day: the client splits a window only where the cap forces it, so a
     range of sparse days costs the pages its records fill, not a request per day. Which
     partition a record belongs to is the warehouse's business (by its date), not the read's.
     """
+    windows = [(_epoch_seconds(start), _epoch_seconds(end))]
     if include_older:
-        yield from totals.track(
-            client.iter_window(table, _epoch_seconds(EPOCH), _epoch_seconds(start))
-        )
-    yield from totals.track(client.iter_window(table, _epoch_seconds(start), _epoch_seconds(end)))
+        windows.insert(0, (_epoch_seconds(EPOCH), _epoch_seconds(start)))
+    return windows
 
 
 def _midnight(day: date) -> datetime:
@@ -129,39 +108,21 @@ def _unserved_before(
     return min(served_from, window.end)
 
 
-def _full_pages(
-    client: AircallClient, table: Table, totals: WindowTotals
-) -> Iterator[list[dict[str, Any]]]:
-    if not table.paginated:
-        totals.api_total, totals.windows = 1, 1
-        yield [client.get_object(table)]
-        return
-    for records, meta in client.iter_pages(table):
-        if totals.windows == 0:
-            totals.api_total, totals.windows = int(meta.get("total") or len(records)), 1
-        yield records
-
-
-def _with_required_fields(
-    table: Table, pages: Iterator[list[dict[str, Any]]]
-) -> Iterator[list[dict[str, Any]]]:
+def _check_required_fields(table: Table, records: list[dict[str, Any]]) -> None:
     """Refuse a record without its primary key or its date: it cannot be placed.
 
     Such a record would be loaded with a NULL key (or outside every partition) and replace
     good rows; the window reader would also take every id-less record for the same one.
     """
-    required = table.required_columns
-    for records in pages:
-        for record in records:
-            for name in required:
-                if record.get(name) in (None, ""):
-                    raise NormalizationError(
-                        f"{table.name}: Aircall sent a record without '{name}' (fields present: "
-                        f"{', '.join(sorted(record)[:15]) or 'none'}); a record needs its "
-                        f"{'primary key' if name == table.primary_key else 'date'} to be "
-                        "loaded. Nothing was written."
-                    )
-        yield records
+    for record in records:
+        for name in table.required_columns:
+            if record.get(name) in (None, ""):
+                raise NormalizationError(
+                    f"{table.name}: Aircall sent a record without '{name}' (fields present: "
+                    f"{', '.join(sorted(record)[:15]) or 'none'}); a record needs its "
+                    f"{'primary key' if name == table.primary_key else 'date'} to be "
+                    "loaded. Nothing was written."
+                )
 
 
 def _check_specs(table: Table) -> list[dg.AssetCheckSpec]:
@@ -190,9 +151,8 @@ def _check_specs(table: Table) -> list[dg.AssetCheckSpec]:
 
 
 def _check_results(
-    table: Table, result: WriteResult, expected: int, outside: int
+    table: Table, result: WriteResult, expected: int
 ) -> Iterator[dg.AssetCheckResult]:
-    expected -= outside
     yield dg.AssetCheckResult(
         check_name="row_count_matches_api",
         passed=result.rows_written == expected,
@@ -249,8 +209,13 @@ def build_extract_asset(table: Table, settings: Settings) -> dg.AssetsDefinition
         except ValueError as exc:
             raise dg.Failure(description=f"run config: {exc}") from None
         client = aircall.get_client()
-        totals = WindowTotals()
         drift = SchemaDrift(table.field_names, (f.name for f in fields))
+
+        def check(records: list[dict[str, Any]]) -> None:
+            _check_required_fields(table, records)
+            drift.observe(records)
+
+        progress = Progress(context.log.info, table.name, client, aircall.requests_per_minute)
         replace = None
         if partitions is not None:
             window = context.partition_time_window
@@ -262,20 +227,47 @@ def build_extract_asset(table: Table, settings: Settings) -> dg.AssetsDefinition
                 window.end,
                 keep_before=_unserved_before(context, table, window, include_older),
             )
-            pages = _window_pages(client, table, window.start, window.end, totals, include_older)
+            spool = Spool.resumable(
+                {
+                    "company": company_key(client.base_url, aircall.api_id),
+                    "table": table.name,
+                    "range": [window.start.isoformat(), window.end.isoformat(), include_older],
+                    "columns": [f.name for f in fields],
+                }
+            )
+            resumed_rows = spool.manifest.rows
             context.log.info(
                 f"Reading {table.name} from {window.start:%Y-%m-%d} to {window.end:%Y-%m-%d} "
                 f"(exclusive){' and everything older' if include_older else ''}"
+                + (
+                    f", resuming an earlier attempt's {resumed_rows:,} records"
+                    if spool.resumed
+                    else ""
+                )
             )
+            windows = _range_windows(window.start, window.end, include_older)
         else:
-            pages = _full_pages(client, table, totals)
-        pages = read_ahead(pages)
+            spool, resumed_rows = Spool.private(), 0
+        try:
+            if partitions is not None:
+                read_windows(client, table, windows, spool, progress, check)
+                api_total = spool.manifest.api_total - spool.manifest.outside
+            else:
+                api_total = read_full(client, table, spool, progress, check)
+        except AircallError as exc:
+            spool.close()  # kept: a rerun of the same range resumes from it
+            raise dg.Failure(description=str(exc)) from None
+        except BaseException:
+            spool.close()
+            raise
+        manifest = spool.manifest
 
         def extra_metadata() -> dict[str, Any]:
             return {
                 **client.stats.as_metadata(),
-                "api_windows": totals.windows,
-                "api_total": totals.api_total - client.stats.outside_window,
+                "records_resumed_from_spool": resumed_rows,
+                "api_windows": manifest.windows if partitions else 1,
+                "api_total": api_total,
                 "columns": [f.name for f in fields],
                 "schema_drift_unknown_fields": sorted(drift.unknown),
                 "schema_drift_missing_fields": dict(sorted(drift.missing.items())),
@@ -283,19 +275,24 @@ def build_extract_asset(table: Table, settings: Settings) -> dg.AssetsDefinition
 
         load = TableLoad(
             fields=fields,
-            pages=drift.track(_with_required_fields(table, pages)),
             primary_key=table.primary_key,
             replace=replace,
+            spool=spool,
             extra_metadata=extra_metadata,
         )
-        yield dg.Output(load)
+        try:
+            yield dg.Output(load)
+        except BaseException:
+            spool.close()  # kept: the rerun loads it without reading it again
+            raise
+        spool.discard()
         assert load.result is not None, "the warehouse IO manager did not report its write"
         if drift.unknown:
             context.log.warning(
                 f"Aircall sent fields the catalog does not know for {table.name}: "
                 f"{sorted(drift.unknown)}"
             )
-        yield from _check_results(table, load.result, totals.api_total, client.stats.outside_window)
+        yield from _check_results(table, load.result, api_total)
 
     return _extract
 

@@ -18,7 +18,7 @@ import random
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -144,7 +144,17 @@ class WindowPage:
     window_start: int
     window_end: int
     window_total: int
-    first_of_window: bool
+    page: int  # the API's page number within the window, from 1
+    last: bool  # no page of the window follows
+    outside: int = 0  # records of the page dated outside the window, dropped
+
+
+class WindowChanged(AircallError):
+    """A window resumed at a later page no longer holds what it held: read it again whole."""
+
+
+def _is_last(records: list[Any], meta: dict[str, Any]) -> bool:
+    return not meta.get("next_page_link") or not records
 
 
 def _reset_time(header: str | None) -> float | None:
@@ -346,15 +356,16 @@ class AircallClient:
         return body[table.list_key]
 
     def iter_pages(
-        self, table: Table, params: dict[str, Any] | None = None
+        self, table: Table, params: dict[str, Any] | None = None, first_page: int = 1
     ) -> Iterator[tuple[list[dict], dict]]:
-        """Yield (records, meta) page by page until ``next_page_link`` is null.
+        """Yield (records, meta) page by page from ``first_page`` until ``next_page_link`` is
+        null.
 
         Never asks for a page past the positional cap: if a list grows past 10,000 records
         while being read, it stops with an error instead of silently truncating.
         """
         query = {"per_page": PER_PAGE, "order": "asc", **(params or {})}
-        page = 1
+        page = first_page
         while True:
             body = self.get(table.path, {**query, "page": page})
             records = body.get(table.list_key)
@@ -365,7 +376,7 @@ class AircallClient:
                     f"(keys: {sorted(body) if isinstance(body, dict) else type(body).__name__})"
                 )
             yield records, meta
-            if not meta.get("next_page_link") or not records:
+            if _is_last(records, meta):
                 return
             if page >= MAX_PAGE:
                 raise AircallError(
@@ -387,7 +398,17 @@ class AircallClient:
         to = inclusive_end if bounds.to_inclusive else end
         return {"from": start - 1 if bounds.from_exclusive else start, "to": to}
 
-    def iter_window(self, table: Table, start: int, end: int) -> Iterator[WindowPage]:
+    def iter_window(
+        self,
+        table: Table,
+        start: int,
+        end: int,
+        *,
+        from_page: int = 1,
+        expect_total: int | None = None,
+        seen: set[Any] | None = None,
+        on_total: Callable[[int, int, int], None] | None = None,
+    ) -> Iterator[WindowPage]:
         """Every record dated in ``[start, end)`` (UNIX seconds), page by page, each id once.
 
         A window whose ``meta.total`` exceeds the 10,000 cap is split into equal spans of time,
@@ -397,11 +418,23 @@ class AircallClient:
         for the widest window it needs, not day by day: sparse days then share pages. Records
         the API returns outside the window (only possible at ``end`` for fractional-second
         resources) are dropped and discounted from the window's total.
+
+        A leaf window read before up to ``from_page - 1`` resumes there, with the ids already
+        read in ``seen``, if the API still reports its ``expect_total``: otherwise the pages
+        may have shifted, and ``WindowChanged`` asks the caller to read it again whole.
+        ``on_total(start, end, total)`` hears the total of every window read, split or not.
         """
         params = self.window_params(table, start, end)
-        pages = self.iter_pages(table, params)
+        pages = self.iter_pages(table, params, first_page=from_page)
         records, meta = next(pages)
         total = int(meta.get("total") or 0)
+        if on_total is not None:
+            on_total(start, end, total)
+        if expect_total is not None and total != expect_total:
+            pages.close()
+            raise WindowChanged(
+                f"{table.name} [{start}, {end}): {total} records now, {expect_total} before"
+            )
         if total > POSITIONAL_CAP:
             pages.close()
             if end - start <= 1:
@@ -411,14 +444,22 @@ class AircallClient:
                 )
             self.stats.windows_split += 1
             for part_start, part_end in split_window(start, end, total):
-                yield from self.iter_window(table, part_start, part_end)
+                yield from self.iter_window(table, part_start, part_end, on_total=on_total)
             return
-        window = _WindowFilter(table, start, end)
-        yield WindowPage(window.keep(records), start, end, total, first_of_window=True)
-        for records, _meta in pages:
-            yield WindowPage(window.keep(records), start, end, total, first_of_window=False)
-        if window.outside:
-            self.stats.outside_window += window.outside
+        window = _WindowFilter(table, start, end, seen)
+        page = from_page
+        while True:
+            outside = window.outside
+            kept = window.keep(records)
+            last = _is_last(records, meta)
+            outside = window.outside - outside
+            self.stats.outside_window += outside
+            yield WindowPage(kept, start, end, total, page, last, outside)
+            if last:
+                break
+            records, meta = next(pages)
+            page += 1
+        pages.close()
 
 
 def split_window(start: int, end: int, total: int) -> list[tuple[int, int]]:
@@ -488,13 +529,13 @@ def read_ahead(items: Iterator[Any], depth: int = PREFETCH_PAGES) -> Iterator[An
 class _WindowFilter:
     """Keeps each record of one window once, and only if dated inside ``[start, end)``."""
 
-    def __init__(self, table: Table, start: int, end: int) -> None:
+    def __init__(self, table: Table, start: int, end: int, seen: set[Any] | None = None) -> None:
         self.table = table
         self.key = table.primary_key
         self.date_field = table.date_field
         self.start_us = start * 1_000_000
         self.end_us = end * 1_000_000
-        self.seen: set[Any] = set()
+        self.seen: set[Any] = set() if seen is None else seen
         self.outside = 0
 
     def keep(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:

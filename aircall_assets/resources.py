@@ -33,6 +33,10 @@ ENV_VARS = {
     "(Aircall's); shorter only against a simulator.",
     "AIRCALL_MAX_RATE_LIMIT_WAIT_S": "Longest run of 429s waited out before a run fails. "
     "Default 1800.",
+    "AIRCALL_SPOOL_DIR": "Folder of the read spools a rerun resumes. Default: the temp dir's "
+    "aircall_spool.",
+    "AIRCALL_SPOOL_MAX_AGE_H": "Oldest spool a rerun resumes, in hours; 0 never resumes. "
+    "Default 24.",
     "AIRCALL_BUDGET_DIR": "Folder of the shared budget files. Default: the temp dir's "
     "aircall_budgets.",
     "AIRCALL_DUCKDB_PATH": f"Warehouse file. Default {DEFAULT_DUCKDB_PATH}.",

@@ -6,11 +6,12 @@ them; and an all-null first load creates columns of type "NULL". Here:
 
 * DDL comes from the catalog (typed columns, JSON, TIMESTAMPTZ in UTC), columns are added when a
   selection grows and kept when it shrinks, inserts are by column name;
-* a load is spooled to a private file as the API is read (the records as the API sent them,
-  one zstd-compressed JSON array: memory bounded by a page, the main file not locked for the length
-  of an API read), then merged in one transaction: delete the replaced range, insert the
-  records typed by SQL (``normalize.py``), delete older rows whose key was just loaded, verify,
-  commit; any error (a value of the wrong type included) rolls back and the previous data stays;
+* a load's records are in a spool (``spool.py``: the records as the API sent them, memory
+  bounded by a page, the main file not locked for the length of an API read), merged in one
+  transaction: delete the replaced range (keeping the rows of days the API no longer serves),
+  insert the records typed by SQL (``normalize.py``), delete older rows whose key was just
+  loaded, verify, commit; any error (a value of the wrong type included) rolls back and the
+  previous data stays;
 * only one process opens the file at a time (an ``flock`` beside it): parallel runs queue.
 """
 
@@ -20,7 +21,6 @@ import fcntl
 import os
 import re
 import time
-import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -30,13 +30,12 @@ from typing import Any
 
 import dagster as dg
 import duckdb
-import orjson
 import pandas as pd
-import zstandard
 from pydantic import Field as PydanticField
 
 from aircall_assets.catalog import Field
 from aircall_assets.normalize import NormalizationError, raw_columns, typed_columns_sql
+from aircall_assets.spool import Spool, spool_pages
 from aircall_assets.sql import column_ddl, literal, quote
 
 DEFAULT_DUCKDB_PATH = "data/aircall.duckdb"
@@ -48,7 +47,6 @@ LOCK_TIMEOUT_SECONDS = 3600.0
 DEFAULT_MEMORY_LIMIT = "96MB"
 _MEMORY = re.compile(r"\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)", re.IGNORECASE)
 CATALOG = "warehouse"
-SPOOL_ZSTD_LEVEL = 1  # ~20x smaller than the JSON, for a few % of a load's CPU
 MAX_RECORD_BYTES = 4 * 1024 * 1024
 UNSERVED = "aircall_unserved_rows"  # temp table of a load's rows the API no longer serves
 
@@ -76,21 +74,24 @@ class WriteResult:
     null_keys: int
     preview: pd.DataFrame
     rows_kept: int = 0  # rows of days the API no longer serves, kept in the range
+    rows_replaced: int = 0  # rows the load deleted (older versions, or gone from Aircall)
 
 
 @dataclass
 class TableLoad:
     """What an extract asset hands the IO manager: the API's records and what they replace.
 
-    ``pages`` (lists of records as the API sent them) is consumed once, inside the write; for a
+    The records are either already in a ``spool`` (an extract's read) or ``pages`` (lists of
+    records as the API sent them) that the write spools first, consuming them once; for a
     ``replace`` range every record must be dated inside it. ``extra_metadata`` is called after
-    the write (the API stats are only final then); ``result`` is filled for the asset's checks.
+    the write; ``result`` is filled for the asset's checks.
     """
 
     fields: Sequence[Field]
-    pages: Iterable[list[dict[str, Any]]]
     primary_key: str | None
     replace: ReplaceRange | None = None  # None: the whole table
+    pages: Iterable[list[dict[str, Any]]] = ()
+    spool: Spool | None = None
     extra_metadata: Callable[[], dict[str, Any]] = lambda: {}
     result: WriteResult | None = field(default=None, init=False)
 
@@ -210,33 +211,19 @@ class Warehouse:
     # -- loads -----------------------------------------------------------------------------
 
     def replace(self, schema: str, table: str, load: TableLoad) -> WriteResult:
-        """Spool ``load.pages``, then swap them in for ``load.replace`` in one transaction."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._sweep_orphan_stages()
-        stage_path = self.path.with_name(
-            f"{self._stage_prefix}{os.getpid()}-{uuid.uuid4().hex}.json.zst"
-        )
+        """Swap the load's records in for ``load.replace`` in one transaction (spooling
+        ``load.pages`` first when the read did not)."""
+        if load.spool is not None:
+            return self._merge(load.spool, schema, table, load)
+        spool = spool_pages(load.pages)
         try:
-            rows_written = _spool(stage_path, load.pages)
-            return self._merge(stage_path, schema, table, load, rows_written)
+            return self._merge(spool, schema, table, load)
         finally:
-            stage_path.unlink(missing_ok=True)
+            spool.discard()
 
-    @property
-    def _stage_prefix(self) -> str:
-        return f".{self.path.name}.stage-"
-
-    def _sweep_orphan_stages(self) -> None:
-        """Remove staging files left by killed processes (their pid is in the name)."""
-        for stage in self.path.parent.glob(self._stage_prefix + "*"):
-            pid = stage.name[len(self._stage_prefix) :].split("-", 1)[0]
-            if pid.isdigit() and not _process_alive(int(pid)):
-                stage.unlink(missing_ok=True)
-
-    def _merge(
-        self, stage_path: Path, schema: str, table: str, load: TableLoad, rows_written: int
-    ) -> WriteResult:
+    def _merge(self, spool: Spool, schema: str, table: str, load: TableLoad) -> WriteResult:
         target = f"{quote(schema)}.{quote(table)}"
+        rows_written = spool.manifest.rows
         loaded = _Replaced.of(load.replace)
         with self.connect() as con:
             con.execute("BEGIN TRANSACTION")
@@ -244,9 +231,11 @@ class Warehouse:
                 con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(schema)}")
                 _ensure_columns(con, schema, table, load.fields)
                 aside = _set_aside_unserved(con, target, load)
-                con.execute(f"DELETE FROM {target} WHERE {loaded.where}", loaded.params)
+                (deleted,) = con.execute(
+                    f"DELETE FROM {target} WHERE {loaded.where}", loaded.params
+                ).fetchone()
                 if rows_written:
-                    inserted = _insert_typed(con, target, stage_path, table, load)
+                    inserted = _insert_typed(con, target, spool.files, table, load)
                     if inserted != rows_written:
                         raise RuntimeError(
                             f"{target}: {inserted} rows inserted from a spool of {rows_written}"
@@ -256,12 +245,14 @@ class Warehouse:
                     # A record whose date moved since it was loaded still has its old row
                     # outside the range, while its key now lives inside.
                     key = quote(load.primary_key)
-                    con.execute(
+                    (moved,) = con.execute(
                         f"DELETE FROM {target} WHERE {key} IN (SELECT {key} FROM {target} "
                         f"WHERE {loaded.where}) AND NOT coalesce({loaded.where}, false)",
                         loaded.params * 2,
-                    )
+                    ).fetchone()
+                    deleted += moved
                 result = _verify(con, target, load, loaded, rows_written, kept)
+                result.rows_replaced = deleted - kept
                 con.execute("COMMIT")
             except duckdb.OutOfMemoryException:
                 con.execute("ROLLBACK")
@@ -298,16 +289,6 @@ class Warehouse:
                     f"table {schema}.{table} does not exist in {self.path}: materialize it first"
                 )
             return con.execute(f"SELECT * FROM {quote(schema)}.{quote(table)}").df()
-
-
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def table_exists_in(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
@@ -366,24 +347,6 @@ class _Replaced:
         return cls(f"{column} >= ? AND {column} < ?", [start, end])
 
 
-def _spool(path: Path, pages: Iterable[list[dict[str, Any]]]) -> int:
-    """Write the records as one compressed JSON array, a page at a time (one ``orjson`` call
-    per page is 3-5x cheaper than one per record); the number of records."""
-    rows = 0
-    compressor = zstandard.ZstdCompressor(level=SPOOL_ZSTD_LEVEL)
-    with open(path, "wb") as raw, compressor.stream_writer(raw) as out:
-        out.write(b"[")
-        for records in pages:
-            if records:
-                if rows:
-                    out.write(b",")
-                # the page's objects, without [ ] (a view: no copy of the page's bytes)
-                out.write(memoryview(orjson.dumps(records))[1:-1])
-                rows += len(records)
-        out.write(b"]")
-    return rows
-
-
 def _set_aside_unserved(con: duckdb.DuckDBPyConnection, target: str, load: TableLoad) -> bool:
     """Copy the range's rows dated before ``keep_before`` aside (the whole range is deleted
     next); whether there were any."""
@@ -416,7 +379,7 @@ def _restore_unserved(con: duckdb.DuckDBPyConnection, target: str, load: TableLo
 
 
 def _typed_records(
-    stage_path: Path, table: str, fields: Sequence[Field], primary_key: str | None
+    files: Sequence[Path], table: str, fields: Sequence[Field], primary_key: str | None
 ) -> str:
     """A subquery of the spooled records typed by the catalog, one column per field."""
     columns = ", ".join(
@@ -424,7 +387,7 @@ def _typed_records(
         for name, kind in raw_columns(fields, primary_key).items()
     )
     source = (
-        f"read_json({literal(str(stage_path))}, format = 'array', "
+        f"read_json([{', '.join(literal(str(f)) for f in files)}], format = 'array', "
         f"compression = 'zstd', maximum_object_size = {MAX_RECORD_BYTES}, "
         f"columns = {{{columns}}})"
     )
@@ -432,10 +395,14 @@ def _typed_records(
 
 
 def _insert_typed(
-    con: duckdb.DuckDBPyConnection, target: str, stage_path: Path, table: str, load: TableLoad
+    con: duckdb.DuckDBPyConnection,
+    target: str,
+    files: Sequence[Path],
+    table: str,
+    load: TableLoad,
 ) -> int:
     """Insert the spooled records typed by the catalog; the number of rows inserted."""
-    records = _typed_records(stage_path, table, load.fields, load.primary_key)
+    records = _typed_records(files, table, load.fields, load.primary_key)
     try:
         (inserted,) = con.execute(
             f"INSERT INTO {target} BY NAME SELECT * FROM {records}"
@@ -492,12 +459,20 @@ def _verify(
     )
 
 
-PER_PARTITION = ("dagster/row_count", "table")  # what each partition of a range run carries
+def rows_per_partition(keys: Sequence[str], rows_per_day: dict[str, int]) -> dict[str, int]:
+    """Rows of each daily partition key of a run; days before the first key (the first
+    partition also holds everything older) count for it."""
+    counts = dict.fromkeys(keys, 0)
+    for day, rows in rows_per_day.items():
+        key = day if day in counts else (keys[0] if day < keys[0] else None)
+        if key is not None:
+            counts[key] += rows
+    return counts
 
 
 def range_run_figures(result: dg.ExecuteInProcessResult, asset_key: dg.AssetKey) -> dict[str, Any]:
-    """What a range run recorded for ``asset_key`` beyond ``PER_PARTITION``: the values of
-    its one observation (see ``WarehouseIOManager.handle_output``)."""
+    """What a range run recorded for ``asset_key`` beyond each partition's row count: the
+    values of its one summary observation (see ``WarehouseIOManager.handle_output``)."""
     observation = next(
         e.asset_observation_data.asset_observation
         for e in result.all_events
@@ -535,30 +510,40 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
             return
         result = self.warehouse.replace(schema, table, obj)
         obj.result = result
-        metadata: dict[str, Any] = {
-            "dagster/row_count": result.rows_in_table,
-            "rows_loaded": result.rows_written,
-            "rows_kept_not_served": result.rows_kept,
+        summary: dict[str, Any] = {
             "table": f"{schema}.{table}",
+            "table_rows": result.rows_in_table,
+            "rows_loaded": result.rows_written,
+            "rows_replaced": result.rows_replaced,
+            "rows_kept_not_served": result.rows_kept,
             **obj.extra_metadata(),
-        }
-        details: dict[str, Any] = {
-            "preview": dg.MetadataValue.md(_markdown_preview(result.preview))
+            "preview": dg.MetadataValue.md(_markdown_preview(result.preview)),
         }
         if result.rows_per_day:
-            details["rows_per_day"] = dg.MetadataValue.json(result.rows_per_day)
-        if context.has_asset_partitions and len(context.asset_partition_keys) > 1:
-            # Dagster copies output metadata onto every partition's materialization: a range's
-            # figures (API stats, columns, drift, per-day counts, preview) would be stored once
-            # per day, quadratic in the range. They go into one observation of the run; each
-            # partition keeps the table's row count.
-            run_level = {k: metadata.pop(k) for k in list(metadata) if k not in PER_PARTITION}
-            context.log_event(
-                dg.AssetObservation(asset_key=context.asset_key, metadata={**run_level, **details})
+            summary["rows_per_day"] = dg.MetadataValue.json(result.rows_per_day)
+        if not context.has_asset_partitions:
+            context.add_output_metadata({"dagster/row_count": result.rows_in_table, **summary})
+            return
+        # Each partition's materialization counts its own rows, so Dagster's plots show the
+        # daily volume, not the table's size on every day.
+        keys = context.asset_partition_keys
+        for key, rows in rows_per_partition(keys, result.rows_per_day).items():
+            context.step_context.add_asset_metadata({"dagster/row_count": rows}, partition_key=key)
+        if len(keys) == 1:
+            context.add_output_metadata(summary)
+            return
+        # Dagster copies output metadata onto every partition's materialization: a range's
+        # figures would be stored once per day, quadratic in the range. They go into one
+        # observation of the run, its summary.
+        context.log_event(
+            dg.AssetObservation(
+                asset_key=context.asset_key,
+                description=f"Run summary: {keys[0]}..{keys[-1]}, {result.rows_written:,} rows "
+                f"loaded, {result.rows_replaced:,} replaced",
+                metadata=summary,
             )
-        else:
-            metadata.update(details)
-        context.add_output_metadata(metadata)
+        )
+        context.add_output_metadata({"table": f"{schema}.{table}"})
 
     def load_input(self, context: dg.InputContext) -> pd.DataFrame:
         schema, table = table_address(context.asset_key)

@@ -12,19 +12,23 @@ import pytest
 from aircall_assets.budget import BUDGET_DIR_ENV
 from aircall_assets.simulator import Simulator, SimulatorConfig
 from aircall_assets.simulator.config import utc_today
+from aircall_assets.spool import SPOOL_DIR_ENV
 
 
 @pytest.fixture(scope="session", autouse=True)
-def budget_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """The shared request budgets of this session's simulators, apart from any other run's (a
-    simulator's port is reused by later ones; child processes inherit the variable)."""
-    previous = os.environ.get(BUDGET_DIR_ENV)
+def budget_and_spool_dirs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The shared request budgets and the read spools of this session, apart from any other
+    run's (a simulator's port is reused by later ones; child processes inherit the
+    variables)."""
+    previous = {name: os.environ.get(name) for name in (BUDGET_DIR_ENV, SPOOL_DIR_ENV)}
     os.environ[BUDGET_DIR_ENV] = str(tmp_path_factory.mktemp("budgets"))
+    os.environ[SPOOL_DIR_ENV] = str(tmp_path_factory.mktemp("spools"))
     yield
-    if previous is None:
-        os.environ.pop(BUDGET_DIR_ENV, None)
-    else:
-        os.environ[BUDGET_DIR_ENV] = previous
+    for name, value in previous.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
 
 
 @pytest.fixture
@@ -49,3 +53,11 @@ def simulator(simulator_factory: Callable[..., Simulator]) -> Simulator:
     return simulator_factory(
         seed=1, start_date=utc_today() - timedelta(days=10), days=10, calls_per_day=40, contacts=60
     )
+
+
+@pytest.fixture
+def own_spool_dir(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """A spool folder of this test alone, for tests that check what is left in it."""
+    path = tmp_path / "spool"
+    monkeypatch.setenv(SPOOL_DIR_ENV, str(path))
+    return path

@@ -1,49 +1,21 @@
 """The documented CLI backfill works as written, as one run, against the simulator."""
 
-import os
-import subprocess
-import sys
 from datetime import date, datetime, timedelta, timezone
 
 import dagster as dg
 
 from aircall_assets.catalog import TABLES
 from aircall_assets.simulator.config import utc_today
-from aircall_assets_tests.helpers import assert_table_matches, query
+from aircall_assets_tests.helpers import (
+    assert_table_matches,
+    cli_environment,
+    materialize_cli,
+    query,
+)
 
 
 def ts(d: date) -> int:
     return int(datetime.combine(d, datetime.min.time(), timezone.utc).timestamp())
-
-
-def cli_environment(sim, tmp_path, history: date, **extra: str) -> dict[str, str]:
-    """The environment of a user's shell: the account, a Dagster home and a warehouse."""
-    home = tmp_path / "dagster_home"
-    home.mkdir(exist_ok=True)
-    return {
-        **os.environ,
-        "DAGSTER_HOME": str(home),
-        "AIRCALL_API_BASE_URL": sim.base_url,
-        "AIRCALL_API_ID": "demo",
-        "AIRCALL_API_TOKEN": "demo",
-        "AIRCALL_REQUESTS_PER_MINUTE": "0",
-        "AIRCALL_DUCKDB_PATH": str(tmp_path / "aircall.duckdb"),
-        "AIRCALL_START_DATE": history.isoformat(),
-        **extra,
-    }
-
-
-def materialize_cli(env: dict[str, str], selection: str, first: date, last: date):
-    """Exactly the README's command (and issue 3's)."""
-    command = [
-        *f"dagster asset materialize -m aircall_assets --select {selection}".split(),
-        "--partition-range",
-        f"{first}...{last}",
-    ]
-    out = subprocess.run(
-        [sys.executable, "-m", *command], env=env, capture_output=True, text=True, timeout=300
-    )
-    assert out.returncode == 0, out.stderr[-3000:]
 
 
 def test_partition_range_backfill_from_the_cli_is_one_run(simulator_factory, tmp_path):

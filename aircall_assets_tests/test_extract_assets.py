@@ -118,6 +118,33 @@ def test_every_table_over_the_whole_range_matches_the_api(account, tmp_path):
     assert "| id |" in figures["preview"]
     assert figures["windows_split"] >= 1
     assert set(metadata) == {"dagster/row_count", "table"}
+    # each partition counts its own day's rows, so Dagster's plot shows the daily volume
+    counts = {
+        e.partition: e.materialization.metadata["dagster/row_count"].value
+        for e in result.get_asset_materialization_events()
+        if e.asset_key == dg.AssetKey(["aircall", "calls"])
+    }
+    days = [START + timedelta(days=i) for i in range(DAYS)]
+    expected = {d.isoformat(): len(calls_between(account, d, d + timedelta(days=1))) for d in days}
+    assert counts == expected and counts[BIG_DAY.isoformat()] == 10_300
+
+
+def test_an_aircall_error_fails_the_run_with_its_own_message(account, tmp_path):
+    result = materialize(
+        account,
+        tmp_path / "w.duckdb",
+        ["calls"],
+        partition=START,
+        resource=resource_for(account, api_token="not-the-token"),
+    )
+    assert not result.success
+    (failure,) = result.get_step_failure_events()
+    data = failure.step_failure_data
+    assert data.error.cls_name == "Failure", "not an output-handling wrapper"
+    assert data.user_failure_data.description.startswith(
+        "Aircall rejected the credentials (403 on GET /v1/calls)"
+    )
+    assert "not-the-token" not in str(data.error)
 
 
 def test_a_range_costs_the_pages_its_records_fill_not_a_request_per_day(account, tmp_path):

@@ -9,6 +9,7 @@ from datetime import date, datetime, timedelta, timezone
 
 from aircall_assets.catalog import TABLES
 from aircall_assets.simulator.config import utc_today
+from aircall_assets.spool import spool_root
 from aircall_assets_tests.helpers import assert_table_matches, query
 
 CHILD = """
@@ -53,7 +54,7 @@ def run_child(sim, db, first: date, last: date, rpm: int = 0) -> subprocess.Pope
 
 
 def test_sigkill_during_backfill_keeps_previous_rows_and_rerun_converges(
-    simulator_factory, tmp_path
+    simulator_factory, tmp_path, own_spool_dir
 ):
     start = utc_today() - timedelta(days=4)
     sim = simulator_factory(start_date=start, days=4, calls_per_day=300)
@@ -77,4 +78,4 @@ def test_sigkill_during_backfill_keeps_previous_rows_and_rerun_converges(
     truth = sim.store.calls_between(ts(start), ts(last + timedelta(days=1)))
     assert assert_table_matches(db, calls, truth) == baseline
     assert query(db, "SELECT count(*) FROM aircall.calls WHERE cost = '1.234'") == [(50,)]
-    assert not list(tmp_path.glob(".w.duckdb.stage-*")), "killed runs' staging files are swept"
+    assert not list(spool_root().iterdir()), "the landed range's spool is gone"

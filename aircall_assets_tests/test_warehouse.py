@@ -9,6 +9,7 @@ import pytest
 
 from aircall_assets.catalog import get_table
 from aircall_assets.normalize import NormalizationError
+from aircall_assets.spool import spool_root
 from aircall_assets.warehouse import ReplaceRange, TableLoad, Warehouse
 
 CALLS = get_table("calls")
@@ -95,7 +96,7 @@ def test_no_lower_bound_replaces_everything_older(tmp_path):
     assert [r[0] for r in rows(path)] == [3, 9]
 
 
-def test_failure_mid_load_rolls_back_and_keeps_previous_rows(tmp_path):
+def test_failure_mid_load_rolls_back_and_keeps_previous_rows(tmp_path, own_spool_dir):
     path = tmp_path / "w.duckdb"
     wh = Warehouse(path)
     wh.replace("aircall", "calls", load([call(1, 1, duration=1), call(2, 2, duration=2)]))
@@ -107,7 +108,7 @@ def test_failure_mid_load_rolls_back_and_keeps_previous_rows(tmp_path):
     with pytest.raises(RuntimeError, match="mid-read"):
         wh.replace("aircall", "calls", load(None, pages=exploding_pages()))
     assert rows(path) == [(1, 1), (2, 2)]
-    assert not list(tmp_path.glob(".w.duckdb.stage-*")), "staging files are cleaned up"
+    assert not list(spool_root().iterdir()), "the load's spool is cleaned up"
 
 
 def test_selecting_a_new_column_adds_it_and_deselecting_keeps_old_data(tmp_path):
@@ -148,7 +149,7 @@ def test_a_value_of_the_wrong_type_fails_the_load_and_writes_nothing(tmp_path):
     assert rows(path) == [(1, 1)]
 
 
-def test_a_load_over_the_memory_budget_fails_clearly_and_writes_nothing(tmp_path):
+def test_a_load_over_the_memory_budget_fails_clearly_and_writes_nothing(tmp_path, own_spool_dir):
     path = tmp_path / "w.duckdb"
     Warehouse(path).replace("aircall", "calls", load([call(1, 1, duration=1)]))
     big = [call(i, 1, duration=i, comments=[{"content": "x" * 500}] * 20) for i in range(2, 4000)]
@@ -159,7 +160,7 @@ def test_a_load_over_the_memory_budget_fails_clearly_and_writes_nothing(tmp_path
         "Set AIRCALL_DUCKDB_MEMORY_LIMIT higher (e.g. 512MB) and re-run."
     )
     assert rows(path) == [(1, 1)]
-    assert not list(tmp_path.glob(".w.duckdb.stage-*"))
+    assert not list(spool_root().iterdir())
 
 
 @pytest.mark.parametrize("limit", ["lots", "96", "96MB; DROP TABLE x"])
@@ -183,9 +184,9 @@ def _write_in_child(path: str, ident: int) -> None:
         "calls",
         TableLoad(
             CALLS.resolve_columns(["duration"]),
-            iter([[call(ident, 10 + ident, duration=ident)]]),
             "id",
             ReplaceRange("started_at", day(10 + ident), day(11 + ident)),
+            pages=iter([[call(ident, 10 + ident, duration=ident)]]),
         ),
     )
 

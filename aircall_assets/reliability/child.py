@@ -89,12 +89,12 @@ def _instrument_warehouse() -> None:
     warehouse.duckdb = _DuckDB()  # type: ignore[assignment]
     original_merge = warehouse.Warehouse._merge
 
-    def merge(self, stage_path, schema, table, load, rows_written):
+    def merge(self, spool, schema, table, load):
         global _merging
         mark("merge-start", table)
         _merging = table
         try:
-            result = original_merge(self, stage_path, schema, table, load, rows_written)
+            result = original_merge(self, spool, schema, table, load)
         finally:
             _merging = None
         mark("merge-end", table)
