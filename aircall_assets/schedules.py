@@ -11,6 +11,7 @@ sensor re-reads every contact partition in one range run instead of losing them.
 schedule off is the spec's "pause".
 """
 
+import time
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 
@@ -33,6 +34,8 @@ CONTACTS_SENSOR = "aircall_contacts_changes"
 AUTOMATION_SENSOR = "aircall_automation"
 KEYED_JOB = "aircall_keyed_tables_job"
 FULL_JOB = "aircall_full_tables_job"
+# What a walk of the edited contacts may take: within Dagster's default 60 s sensor timeout.
+WALK_SECONDS = 40.0
 
 
 def _status(running: bool) -> dg.DefaultScheduleStatus:
@@ -119,12 +122,17 @@ class ContactChanges:
 
     partitions: set[str]  # created-date partitions of the contacts edited after the cursor
     newest: int  # the newest ``updated_at`` seen (UNIX seconds): the next cursor
-    reached_cursor: bool  # False: the 10,000 cap ended the walk before the cursor
+    reached_cursor: bool  # False: the walk ended before the cursor (see ``stopped_by``)
     total: int  # the API's ``meta.total``: every contact, what a re-read has to page through
+    stopped_by: str = ""  # why the walk ended before the cursor
 
 
 def changed_contact_partitions(
-    client: AircallClient, settings: Settings, since: int, today: date
+    client: AircallClient,
+    settings: Settings,
+    since: int,
+    today: date,
+    time_limit: float = WALK_SECONDS,
 ) -> ContactChanges:
     """Created-date partition keys of contacts updated after ``since``, and the new cursor.
 
@@ -132,13 +140,16 @@ def changed_contact_partitions(
     the cursor: a quiet account costs one request. The walk stops itself at the last page the
     positional cap serves (page 200 of 50) rather than letting the client fail on the next
     one, and says so in ``reached_cursor``: the contacts ranked past it were edited after the
-    cursor too, but which partitions they belong to cannot be known from this list.
+    cursor too, but which partitions they belong to cannot be known from this list. It also
+    stops after ``time_limit`` seconds, within a sensor tick's timeout: at 60 requests a minute
+    a walk of 200 pages takes over three minutes, and a tick that times out moves nothing.
     """
     partitions: set[str] = set()
     newest = since
     total = 0
     last_partition = today - timedelta(days=1)
     pages = client.iter_pages(CONTACTS, {"order_by": "updated_at", "order": "desc"})
+    deadline = time.monotonic() + time_limit
     try:
         for page, (records, meta) in enumerate(pages, start=1):
             total = int(meta.get("total") or 0)
@@ -154,8 +165,16 @@ def changed_contact_partitions(
                 day = max(created, settings.history_start)
                 if day <= last_partition:
                     partitions.add(day.isoformat())
-            if page * PER_PAGE >= POSITIONAL_CAP and records and meta.get("next_page_link"):
-                return ContactChanges(partitions, newest, False, total)
+            more = bool(records and meta.get("next_page_link"))
+            if more and page * PER_PAGE >= POSITIONAL_CAP:
+                stopped = f"the API lists only the {POSITIONAL_CAP:,} most recently edited"
+                return ContactChanges(partitions, newest, False, total, stopped)
+            if more and time.monotonic() > deadline:
+                stopped = (
+                    f"{page} pages took more than the {time_limit:.0f}s a sensor tick can "
+                    "spend at this request budget"
+                )
+                return ContactChanges(partitions, newest, False, total, stopped)
     finally:
         pages.close()
     return ContactChanges(partitions, newest, True, total)
@@ -238,15 +257,15 @@ def _reread_all(
     """
     last = today - timedelta(days=1)
     if last < settings.history_start:
-        return dg.SkipReason("More than 10,000 contacts changed, but no partition is complete yet.")
+        return dg.SkipReason("Contacts changed, but no contact partition is complete yet.")
     first = settings.history_start
     cost = reread_requests(changes.total, settings, today)
     context.log.warning(
-        f"More than {POSITIONAL_CAP:,} contacts were edited since the last tick "
-        f"({datetime.fromtimestamp(int(context.cursor), timezone.utc):%Y-%m-%d %H:%M:%S} UTC): "
-        f"the API lists only the {POSITIONAL_CAP:,} most recent, so the partitions of the "
-        f"others are unknown. Re-reading every contact partition ({first} to {last}) in one "
-        f"run: {changes.total:,} contacts, about {cost} requests."
+        "The walk of the contacts edited since the last tick "
+        f"({datetime.fromtimestamp(int(context.cursor), timezone.utc):%Y-%m-%d %H:%M:%S} UTC) "
+        f"ended before reaching it ({changes.stopped_by}), so the partitions of the others are "
+        f"unknown. Re-reading every contact partition ({first} to {last}) in one run: "
+        f"{changes.total:,} contacts, about {cost} requests."
     )
     return [
         dg.RunRequest(

@@ -12,7 +12,11 @@ import dagster as dg
 from aircall_assets.assets import asset_key, build_extract_asset
 from aircall_assets.catalog import CONTACTS
 from aircall_assets.client import PER_PAGE, POSITIONAL_CAP
-from aircall_assets.schedules import build_contacts_sensor, reread_requests
+from aircall_assets.schedules import (
+    build_contacts_sensor,
+    changed_contact_partitions,
+    reread_requests,
+)
 from aircall_assets.settings import parse_settings
 from aircall_assets.simulator.config import utc_today
 from aircall_assets.warehouse import WarehouseIOManager
@@ -141,3 +145,20 @@ def test_the_estimate_counts_the_split_of_a_range_over_the_cap(simulator_factory
     assert client.stats.windows_split == 1
     estimate = reread_requests(EDITED, settings, utc_today())
     assert client.stats.requests <= estimate <= client.stats.requests + 2
+
+
+def test_a_walk_too_long_for_a_sensor_tick_falls_back_instead_of_timing_out(simulator_factory):
+    """At 60 requests a minute a long walk outlasts Dagster's 60 s sensor timeout: it stops
+    within its time and falls back, rather than failing every tick with the cursor stuck."""
+    first_day = utc_today() - timedelta(days=DAYS)
+    sim = simulator_factory(seed=6, start_date=first_day, days=DAYS, calls_per_day=1, contacts=120)
+    settings = parse_settings({"history_start": first_day.isoformat()})
+    cursor = sim.store.now() - 1
+    for contact in sim.store.all("contacts"):
+        sim.store.update_contact(contact["id"], information=EDIT)
+    changes = changed_contact_partitions(
+        client_for(sim), settings, cursor, utc_today(), time_limit=0.0
+    )
+    assert not changes.reached_cursor and changes.total == 120
+    assert "1 pages took more than the 0s a sensor tick can spend" in changes.stopped_by
+    assert sim.stats.requests == 1
