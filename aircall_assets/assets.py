@@ -215,7 +215,7 @@ def build_extract_asset(table: Table, settings: Settings) -> dg.AssetsDefinition
             _check_required_fields(table, records)
             drift.observe(records)
 
-        progress = Progress(context.log.info, table.name, client, aircall.requests_per_minute)
+        progress = Progress(context.log.info, table.name, client)
         replace = None
         if partitions is not None:
             window = context.partition_time_window

@@ -202,6 +202,7 @@ class AircallClient:
         self.budget = budget or FileBudget.for_company(
             self.base_url, api_id, requests_per_minute, rate_window_seconds
         )
+        self.requests_per_minute = requests_per_minute * 60 / rate_window_seconds  # 0: unpaced
         self.max_attempts = max_attempts
         self.backoff_seconds = backoff_seconds
         self.max_rate_limit_wait = max_rate_limit_wait

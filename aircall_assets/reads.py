@@ -6,10 +6,9 @@ range (killed, evicted, out of memory) is resumed: the windows it holds whole ar
 again, and its window in progress continues at its next page if the API still reports the same
 total there, so a rerun re-requests only what the first attempt had not kept.
 
-At Aircall's real limit a long read takes hours, so it says what it is doing: a line in the
-run's log at least every ``PROGRESS_SECONDS`` and whenever a window is split, with pages and
-records done, the API's total, the request rate, the time spent waiting for the budget and an
-estimated time left at the budget.
+It reports in the run's log (``progress.py``) at least every 30 seconds and whenever a window
+is split: pages and records done, the API's total, the request rate, the time spent waiting for
+the budget and an estimated time left at the budget.
 """
 
 from __future__ import annotations
@@ -22,9 +21,8 @@ from typing import Any
 
 from aircall_assets.catalog import Table
 from aircall_assets.client import PER_PAGE, AircallClient, WindowChanged, WindowPage, read_ahead
+from aircall_assets.progress import Ticker, pace
 from aircall_assets.spool import Spool
-
-PROGRESS_SECONDS = 30.0
 
 
 @dataclass
@@ -34,14 +32,13 @@ class Progress:
     log: Callable[[str], None]
     name: str
     client: AircallClient
-    requests_per_minute: int
     records: int = 0  # spooled, by this attempt or an earlier one
     pages: int = 0
     expected: int = 0  # records: spooled before + the totals of the windows read since
     _pending: dict[tuple[int, int], int] = field(default_factory=dict)  # window -> known part
     splits: int = 0
     started: float = field(default_factory=time.monotonic)
-    last_line: float = field(default_factory=time.monotonic)
+    ticker: Ticker = field(default_factory=Ticker)
 
     def reading(self, start: int, end: int, spooled: int = 0) -> None:
         """A window is about to be read, ``spooled`` of its records already kept."""
@@ -57,45 +54,20 @@ class Progress:
         self.records += records
         split = self.client.stats.windows_split > self.splits
         self.splits = self.client.stats.windows_split
-        if split or time.monotonic() - self.last_line >= PROGRESS_SECONDS:
+        if self.ticker.due() or split:
             self.report("window split: " if split else "")
 
     def report(self, prefix: str = "") -> None:
-        self.last_line = time.monotonic()
         self.log(prefix + self.line())
 
     def line(self) -> str:
-        elapsed = max(time.monotonic() - self.started, 1e-6)
-        stats = self.client.stats
         total = self.expected if not self._pending else None  # None: a window not begun
         done = f"{self.name}: {self.pages:,} pages, {self.records:,}"
-        if total:
-            done += f" of {total:,} records ({min(self.records / total, 1):.0%})"
-        else:
-            done += " records"
-        parts = [
-            done,
-            f"{stats.requests / elapsed * 60:.0f} requests/min",
-            f"{stats.seconds_paced:.0f}s waiting for the budget",
-        ]
-        if total:
-            left = math.ceil(max(total - self.records, 0) / PER_PAGE)
-            if self.requests_per_minute > 0:
-                parts.append(
-                    f"ETA {_duration(left / self.requests_per_minute * 60)} at "
-                    f"{self.requests_per_minute} requests/min"
-                )
-            elif self.pages:
-                parts.append(f"ETA {_duration(left * elapsed / self.pages)} at this pace")
-        return ", ".join(parts)
-
-
-def _duration(seconds: float) -> str:
-    if seconds < 90:
-        return f"{seconds:.0f}s"
-    if seconds < 5400:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"
+        if not total:
+            return ", ".join([done + " records", *pace(self.client, self.started, 0, 0)[:2]])
+        done += f" of {total:,} records ({min(self.records / total, 1):.0%})"
+        left = math.ceil(max(total - self.records, 0) / PER_PAGE)
+        return ", ".join([done, *pace(self.client, self.started, left, self.pages)])
 
 
 def _resumed_windows(
@@ -150,11 +122,10 @@ def read_windows(
 ) -> None:
     """Spool every record of ``windows``; ``check`` sees each page's records first."""
     progress.records = progress.expected = spool.manifest.rows
-    waited = client.stats.seconds_paced
+    paced = client.requests_per_minute > 0  # each page costs budget: keep it at once
     for page in read_ahead(_resumed_windows(client, table, spool, windows, progress)):
         check(page.records)
-        spool.add_page(page, waited=client.stats.seconds_paced > waited)
-        waited = client.stats.seconds_paced
+        spool.add_page(page, keep_now=paced)
         progress.page(len(page.records))
     spool.flush()
     progress.report("read done: ")

@@ -7,10 +7,10 @@ how far the read got: the windows done (everything dated before ``done_until``),
 in progress (its bounds, the total the API reported, the pages spooled) and the figures the
 asset checks need. It is rewritten, also by rename, after every chunk.
 
-A chunk is closed at the end of each leaf window, after the read waited for the rate budget
-(each page then costs budget, and writing costs nothing while waiting), and at least every
+A chunk is closed at the end of each leaf window, after every page of a paced read (each
+page costs budget, and writing it takes well under a millisecond), and at least every
 ``FLUSH_SECONDS`` otherwise: a read killed at any point loses at most the pages since, while a
-fast unthrottled read writes a handful of chunks.
+fast unpaced read (a local simulator) writes a handful of chunks.
 
 A resumable spool belongs to one table, run range and column selection (its ``identity``) and
 lives in a folder named after it; one whose identity differs, or older than its maximum age,
@@ -149,8 +149,8 @@ class Spool:
 
     # -- writing -----------------------------------------------------------------------------
 
-    def add_page(self, page: WindowPage, waited: bool) -> None:
-        """Spool one page of a leaf window; ``waited``: the read waited for the budget."""
+    def add_page(self, page: WindowPage, keep_now: bool) -> None:
+        """Spool one page of a leaf window; ``keep_now``: write it at once (it cost budget)."""
         manifest = self.manifest
         leaf = manifest.leaf
         if leaf is None or (leaf.start, leaf.end) != (page.window_start, page.window_end):
@@ -168,7 +168,7 @@ class Spool:
             manifest.outside += leaf.outside
             manifest.leaf = None
             self._write_manifest()
-        elif waited or time.monotonic() - self._last_flush >= FLUSH_SECONDS:
+        elif keep_now or time.monotonic() - self._last_flush >= FLUSH_SECONDS:
             self.flush()
 
     def add_records(self, records: list[dict[str, Any]]) -> None:

@@ -99,9 +99,7 @@ def _read(sim, spool: Spool, windows, stop_after: int | None = None) -> list[str
             raise _Killed
 
     try:
-        read_windows(
-            client, CALLS, windows, spool, Progress(lines.append, "calls", client, 0), check
-        )
+        read_windows(client, CALLS, windows, spool, Progress(lines.append, "calls", client), check)
     except _Killed:
         spool.close()
     return lines
@@ -172,7 +170,7 @@ def test_a_second_run_of_the_same_range_at_once_reads_on_its_own(account):
 
 def test_progress_lines_say_how_far_the_read_is(account, monkeypatch):
     sim, windows = account
-    monkeypatch.setattr("aircall_assets.reads.PROGRESS_SECONDS", 0.0)
+    monkeypatch.setattr("aircall_assets.progress.PROGRESS_SECONDS", 0.0)
     lines = _read(sim, Spool.private(), windows)
     print("\n".join(["", *lines[:3], "...", *lines[-2:]]))
     assert lines[0].startswith("window split: calls: 1 pages, 50 of 12,000 records (0%)")

@@ -48,6 +48,7 @@ from aircall_assets.client import (
     AircallResponseLost,
     AircallUnavailable,
 )
+from aircall_assets.progress import Ticker, pace
 from aircall_assets.reverse_sync.destinations import Destination, classify_route
 from aircall_assets.reverse_sync.lookup import Found, find_existing
 from aircall_assets.reverse_sync.payloads import OutgoingRequest, RowPayload, make_requests
@@ -260,6 +261,8 @@ class ReverseSync:
         answers were received, and the next run should not have to look them up.
         """
         assert self.client is not None and self.store is not None, "a dry run does not send"
+        rows = sum(len(request.items) for request in plan.requests)
+        started, ticker, done, sent = time.monotonic(), Ticker(), 0, 0
         try:
             self._record_invalid(plan.invalid)
             for request, reason in plan.refused:
@@ -269,9 +272,21 @@ class ReverseSync:
                     self.counts.not_attempted += len(request.items)
                     continue
                 self._send(request)
+                done, sent = done + 1, sent + len(request.items)
+                if ticker.due():
+                    self._progress(sent, rows, started, len(plan.requests) - done, done)
         finally:
             self._commit()
+        if rows:
+            self._progress(sent, rows, started, 0, done, "sync done: ")
         return self.counts
+
+    def _progress(
+        self, sent: int, rows: int, started: float, left: int, done: int, prefix: str = ""
+    ) -> None:
+        assert self.client is not None
+        line = f"{self.destination.name}: {sent:,} of {rows:,} rows sent ({sent / rows:.0%})"
+        self.log.info(prefix + ", ".join([line, *pace(self.client, started, left, done)]))
 
     def _record_invalid(self, items: Sequence[RowPayload]) -> None:
         if not items:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import time
 
+import dagster as dg
+
 from aircall_assets_tests.reverse_sync.helpers import (
     contacts_with,
     output_metadata,
@@ -95,3 +97,22 @@ def test_unpaced_sync_sends_every_row_once(simulator_factory, db, capsys):
     assert meta["sent"] == 150
     phones = [r["phone_numbers"][0]["value"] for r in rows(150)]
     assert set(contacts_with(sim, phones).values()) == {1}
+
+
+def test_a_long_sync_says_how_far_it_is(simulator_factory, db, monkeypatch):
+    monkeypatch.setattr("aircall_assets.progress.PROGRESS_SECONDS", 0.0)
+    sim = simulator_factory(seed=2, days=1, calls_per_day=1, contacts=3)
+    write_source(db, "crm.bulk", rows(12))
+    instance = dg.DagsterInstance.ephemeral()
+    overrides = {"requests_per_minute": 10, "rate_window_seconds": 1.0}  # 600 a minute
+    result = run_sync(
+        settings_with(CREATE), sim, db, "bulk", instance=instance, resource_overrides=overrides
+    )
+    assert result.success
+    lines = [
+        e.user_message for e in instance.all_logs(result.run_id) if "rows sent" in e.user_message
+    ]
+    print("\n".join(["", *lines[:2], "...", lines[-1]]))
+    assert lines[0].startswith("bulk: 1 of 12 rows sent (8%), ")
+    assert "ETA 1s at 600 requests/min" in lines[0] and "waiting for the budget" in lines[0]
+    assert lines[-1].startswith("sync done: bulk: 12 of 12 rows sent (100%)")
