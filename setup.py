@@ -19,6 +19,7 @@ setup(
         "PyYAML>=6,<7",
         "orjson>=3.9,<4",
         "zstandard>=0.22",  # the load spool (warehouse.py)
+        "psycopg[binary]>=3.2,<4",  # the PostgreSQL warehouse (AIRCALL_WAREHOUSE_URL)
     ],
     extras_require={
         "dev": [

@@ -1,4 +1,5 @@
-"""Shared fixtures: simulated Aircall accounts served on free loopback ports."""
+"""Shared fixtures: simulated Aircall accounts served on free loopback ports, and a throwaway
+PostgreSQL server (started only when a test asks for it)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from aircall_assets.budget import BUDGET_DIR_ENV
 from aircall_assets.simulator import Simulator, SimulatorConfig
 from aircall_assets.simulator.config import utc_today
 from aircall_assets.spool import SPOOL_DIR_ENV
+from aircall_assets_tests.postgres import PostgresCluster
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -61,3 +63,21 @@ def own_spool_dir(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
     path = tmp_path / "spool"
     monkeypatch.setenv(SPOOL_DIR_ENV, str(path))
     return path
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """The URL (with its password) of a database on a PostgreSQL 15 cluster of this session.
+
+    Never skipped: without the server binaries the tests that need it fail, saying how to
+    install them. The cluster is stopped and removed at the end, pass or fail.
+    """
+    cluster = PostgresCluster()
+    try:
+        try:
+            cluster.start()
+        except RuntimeError as exc:
+            pytest.fail(str(exc), pytrace=False)
+        yield cluster.url
+    finally:
+        cluster.stop()
