@@ -2,10 +2,12 @@
 
 No peer is installed and nothing is timed: the test checks that the command runs end to end,
 that each tool loaded exactly the records the simulator holds, and that the table it prints
-and writes has the columns of issue 6.
+and writes has the columns of issue 6. Goals are the benchmark's to report, not this test's to
+assert: at smoke sizes the runs are too short for their figures to mean anything.
 """
 
 import json
+import re
 import subprocess
 import sys
 
@@ -16,7 +18,7 @@ from aircall_assets.bench.runner import SMOKE
 
 pytestmark = pytest.mark.slow
 
-SMOKE_CASES = "1,2,3,4,5,6"
+SMOKE_CASES = "1,2,3,4,5,6,7"
 
 
 @pytest.fixture(scope="module")
@@ -98,6 +100,47 @@ def test_case_measurements_are_real(smoke):
     assert goals[("3", "single run within 1.3× of the unpartitioned read")]["measured"]
 
 
+def test_shared_budget_case_runs_the_cli_processes_on_one_budget(smoke):
+    _, data, markdown = smoke
+    alone, ranged, full, sync, together = rows_of(data, "7")
+    assert alone["tool"].startswith("(a)") and together["tool"].startswith("(b)")
+    # the range run needed more than one window of the budget, so its steps had to share it
+    assert min(alone["requests"], ranged["requests"]) > SMOKE.shared_limit
+    assert full["requests"] >= 3 and full["records"] > 0  # tags, teams, company_info
+    assert sync["records"] == sync["expected_records"] > 0 and sync["requests"] >= sync["records"]
+    assert together["requests"] == ranged["requests"] + full["requests"] + sync["requests"]
+    goals = {g["goal"]: g for g in data["goals"] if g["case"] == "7"}
+    # 429s are reported, not asserted: the budget's margin for the send-to-arrival lag is
+    # 50 ms, and a 2-core machine running the rest of the suite can exceed it in a 1 s window
+    for part in ("a", "b"):
+        assert goals[f"({part}) 0 429s"]["measured"].isdigit()
+        used = goals[f"({part}) ≥ 97% of the budget used per full window"]["measured"]
+        assert re.search(r"\[\(?\d+\)?(, \(?\d+\)?)*\]", used), used
+    assert goals["(b) the sync creates each row once"]["met"]
+    assert "`dagster job execute -m aircall_assets -j aircall_reverse_sync`" in markdown
+
+
+def test_a_window_is_full_at_the_limit_or_while_some_client_had_work():
+    from aircall_assets.bench.runner import busy_windows
+
+    calls = [0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 11.0]  # then its step ends
+    numbers = [13.0, 14.0]  # the next step, once its process started
+    sync = [1.5, 8.0]
+    windows = busy_windows(sorted(calls + numbers + sync), 5.0, 6, [calls, numbers, sync])
+    assert windows == [
+        (6, True),  # [0, 5): at the limit
+        (3, True),  # [5, 10): calls still had work all along, yet sent little: counted
+        (3, False),  # [11, 16): the last, partial window (and a gap at 11-13)
+    ]
+    # a window with a gap in which no client was sending is not full
+    first, second = [0.0, 1.0], [6.0, 7.0, 14.0]
+    assert busy_windows(sorted(first + second), 5.0, 6, [first, second]) == [
+        (2, False),  # [0, 5): nobody sent from 1 to 5
+        (2, True),  # [6, 11): the second client had work all along
+        (1, False),  # the last
+    ]
+
+
 def test_tools_run_in_rotating_turns_and_a_failing_one_drops_out_alone(tmp_path):
     from datetime import timedelta
 
@@ -130,3 +173,45 @@ def test_tools_run_in_rotating_turns_and_a_failing_one_drops_out_alone(tmp_path)
         if line.startswith("$ ")
     ]
     assert started == [2, "ours", 1, 1, 2, 1, 2]
+
+
+def test_a_run_of_some_cases_keeps_the_other_cases_figures(tmp_path):
+    from aircall_assets.bench.report import BEGIN, END, Goal, Results, Row, write_markdown
+
+    order = ["1", "2", "7"]
+    doc = tmp_path / "benchmarks.md"
+
+    def run(when: str, cases: list[str], cpu: str, figure: int) -> Results:
+        return Results.of_run(
+            f"Run of {when} UTC, `python -m aircall_assets.bench` (cases {', '.join(cases)}), 9s"
+            " in all.",
+            [f"CPU: {cpu}", "Python 3.11"],
+            [Row(c, f"tool {c}", figure, 1, 1.0, 100.0) for c in cases],
+            [Goal(c, f"goal {c}", str(figure), True) for c in cases],
+            [f"case {c}: note {figure}" for c in cases],
+        )
+
+    doc.write_text(f"# Benchmarks\n\nabove\n\n{BEGIN}\nold\n{END}\n\nbelow\n")
+    write_markdown(doc, run("2026-01-01 00:00", ["1", "2", "7"], "A", 111), order)
+    write_markdown(doc, run("2026-01-02 00:00", ["7"], "B", 777), order)
+    text = doc.read_text()
+    assert text.startswith("# Benchmarks\n\nabove\n") and text.endswith(f"{END}\n\nbelow\n")
+    block = Results.parse(text.split(BEGIN)[1].split(END)[0])
+    # case 7 from the new run, cases 1 and 2 as the first run wrote them, in the suite's order
+    assert [line.split("|")[1:4] for line in block.rows] == [
+        [" 1 ", " tool 1 ", " 111 "],
+        [" 2 ", " tool 2 ", " 111 "],
+        [" 7 ", " tool 7 ", " 777 "],
+    ]
+    assert block.notes == ["case 1: note 111", "case 2: note 111", "case 7: note 777"]
+    assert [g.split("|")[3].strip() for g in block.goals] == ["111", "111", "777"]
+    # both runs are listed, newest first, each with its own machine
+    assert [(r.cases, r.machine[0]) for r in block.runs] == [
+        ({"7"}, "CPU: B"),
+        ({"1", "2", "7"}, "CPU: A"),
+    ]
+    assert "newest run that lists it" in text
+    # once every case of a run was run again, that run is no longer listed
+    write_markdown(doc, run("2026-01-03 00:00", ["1", "2"], "C", 3), order)
+    block = Results.parse(doc.read_text().split(BEGIN)[1].split(END)[0])
+    assert [r.machine[0] for r in block.runs] == ["CPU: C", "CPU: B"]

@@ -173,6 +173,12 @@ class SimulatorProcess:
         response.raise_for_status()
         return response.json()
 
+    def contacts(self) -> list[dict[str, Any]]:
+        """Every contact of the account as the simulator holds it (created ones included)."""
+        response = self._session.get(f"{self.base_url}/_simulator/contacts", timeout=60)
+        response.raise_for_status()
+        return response.json()["contacts"]
+
     def total(self, path: str, params: dict[str, Any] | None = None) -> int:
         """``meta.total`` of a list (one request with ``per_page=1``)."""
         response = self._session.get(

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -108,11 +110,12 @@ def text_table(rows: list[Row]) -> str:
     return "\n".join(out)
 
 
-def markdown_table(rows: list[Row]) -> str:
-    out = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * 2 + "---:|" * 6]
-    for row in rows:
-        out.append("| " + " | ".join(c.replace("|", "\\|") for c in cells(row)) + " |")
-    return "\n".join(out)
+TABLE_HEADER = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * 2 + "---:|" * 6]
+GOALS_HEADER = ["| case | goal | measured | |", "|---|---|---|---|"]
+
+
+def markdown_rows(rows: list[Row]) -> list[str]:
+    return ["| " + " | ".join(c.replace("|", "\\|") for c in cells(row)) + " |" for row in rows]
 
 
 def goals_text(goals: list[Goal]) -> str:
@@ -122,49 +125,158 @@ def goals_text(goals: list[Goal]) -> str:
     return "\n".join(f"[{g.case}] {g.goal}: {g.measured} -> {mark(g)}" for g in goals)
 
 
-def goals_markdown(goals: list[Goal]) -> str:
-    out = ["| case | goal | measured | |", "|---|---|---|---|"]
+def goals_markdown(goals: list[Goal]) -> list[str]:
+    out = []
     for g in goals:
         mark = {True: "met", False: "**not met**", None: "not measured"}[g.met]
         out.append(f"| {g.case} | {g.goal} | {g.measured} | {mark} |")
-    return "\n".join(out)
+    return out
 
 
-def results_markdown(
-    rows: list[Row], goals: list[Goal], notes: list[str], machine: list[str], header: str
-) -> str:
-    parts = [
-        header,
-        "",
-        "Machine: " + "; ".join(machine[:1]),
-        "",
-        *[f"- {line}" for line in machine[1:]],
-        "",
-        markdown_table(rows),
-        "",
-        "Goals (issue 6):",
-        "",
-        goals_markdown(goals),
-        "",
-        "Notes from this run:",
-        "",
-        *[f"- {n}" for n in notes],
-    ]
-    return "\n".join(parts)
+RATIO_NOTE = "ratio to ours = records/s of the row ÷ records/s of the case's `ours` row."
+_RUN_CASES = re.compile(r"\(cases (?P<cases>[^)]*)\)")
+_NOTE_CASE = re.compile(r"^case (?P<case>[^\s:]+):")
 
 
-def write_markdown(path: Path, results: str) -> None:
-    """Replace the results between the markers, keeping the hand-written text around them."""
-    block = f"{BEGIN}\n{results}\n{END}"
-    if path.exists():
-        text = path.read_text(encoding="utf-8")
-        if BEGIN in text and END in text:
-            before = text.split(BEGIN, 1)[0]
-            after = text.split(END, 1)[1]
-            path.write_text(before + block + after, encoding="utf-8")
-            return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(f"# Benchmarks\n\n{block}\n", encoding="utf-8")
+CaseOf = Callable[[str], str]
+
+
+def _row_case(line: str) -> str:
+    return line.split("|")[1].strip()
+
+
+def _note_case(line: str) -> str:
+    match = _NOTE_CASE.match(line)
+    return match["case"] if match else ""
+
+
+@dataclass
+class RunInfo:
+    """One run of the suite: "Run of <when>, `<command>` (cases ...), <N>s in all." and the
+    machine it ran on (the first line is the CPU)."""
+
+    line: str
+    machine: list[str]
+
+    @property
+    def cases(self) -> set[str]:
+        match = _RUN_CASES.search(self.line)
+        return {c.strip() for c in match["cases"].split(",")} if match else set()
+
+    def lines(self) -> list[str]:
+        details = [f"- {line}" for line in self.machine[1:]]
+        return [self.line, "", "Machine: " + "".join(self.machine[:1]), "", *details, ""]
+
+
+@dataclass
+class Results:
+    """The results block of ``docs/benchmarks.md`` as markdown lines: the runs it comes from
+    (newest first), table rows, goal rows and notes, each row naming its case. Kept as lines
+    so that a run of some cases replaces theirs and keeps the others' figures exactly as an
+    earlier run wrote them, with that run's date, command and machine."""
+
+    runs: list[RunInfo]
+    rows: list[str]
+    goals: list[str]
+    notes: list[str]
+
+    @classmethod
+    def of_run(
+        cls, run: str, machine: list[str], rows: list[Row], goals: list[Goal], notes: list[str]
+    ) -> Results:
+        return cls([RunInfo(run, machine)], markdown_rows(rows), goals_markdown(goals), notes)
+
+    @classmethod
+    def parse(cls, block: str) -> Results:
+        """The inverse of ``render`` (also reads the one-run blocks written before merging)."""
+        parsed = cls([], [], [], [])
+        section = "runs"
+        for line in block.splitlines():
+            if line.startswith("Run of ") and section == "runs":
+                parsed.runs.append(RunInfo(line.split(" ratio to ours")[0], []))
+            elif line.startswith("Machine: ") and parsed.runs:
+                parsed.runs[-1].machine.append(line.removeprefix("Machine: "))
+            elif line.startswith("- ") and section == "runs" and parsed.runs:
+                parsed.runs[-1].machine.append(line[2:])
+            elif line.startswith("| case | tool"):
+                section = "rows"
+            elif line.startswith("| case | goal"):
+                section = "goals"
+            elif line.startswith("Notes from"):
+                section = "notes"
+            elif line.startswith("- ") and section == "notes":
+                parsed.notes.append(line[2:])
+            elif line.startswith("| ") and section in ("rows", "goals"):
+                getattr(parsed, section).append(line)
+        return parsed
+
+    def merged(self, newer: Results, order: list[str]) -> Results:
+        """``newer``'s cases with its figures, every other case of ``order`` with ours; an
+        earlier run stays listed while some case shown still has its figures."""
+        ran = set().union(*(run.cases for run in newer.runs))
+        rank = {case: i for i, case in enumerate(order)}
+
+        def pick(older: list[str], newer_lines: list[str], case_of: CaseOf) -> list[str]:
+            kept = [line for line in older if case_of(line) in rank and case_of(line) not in ran]
+            return sorted(kept + newer_lines, key=lambda line: rank.get(case_of(line), len(rank)))
+
+        rows = pick(self.rows, newer.rows, _row_case)
+        shown = {_row_case(line) for line in rows}
+        runs: list[RunInfo] = []
+        claimed: set[str] = set()
+        for run in newer.runs + self.runs:  # newest first: a case is the first run's to list it
+            if (run.cases - claimed) & shown:
+                runs.append(run)
+            claimed |= run.cases
+        return Results(
+            runs=runs,
+            rows=rows,
+            goals=pick(self.goals, newer.goals, _row_case),
+            notes=pick(self.notes, newer.notes, _note_case),
+        )
+
+    def render(self) -> str:
+        sources = " Each case's figures come from the newest run that lists it." * (
+            len(self.runs) > 1
+        )
+        return "\n".join(
+            [
+                *(line for run in self.runs for line in run.lines()),
+                RATIO_NOTE + sources,
+                "",
+                *TABLE_HEADER,
+                *self.rows,
+                "",
+                "Goals:",
+                "",
+                *GOALS_HEADER,
+                *self.goals,
+                "",
+                "Notes from these runs:",
+                "",
+                *[f"- {n}" for n in self.notes],
+            ]
+        )
+
+
+def _block_of(text: str) -> str | None:
+    if BEGIN in text and END in text:
+        return text.split(BEGIN, 1)[1].split(END, 1)[0]
+    return None
+
+
+def write_markdown(path: Path, results: Results, order: list[str]) -> None:
+    """Replace the results between the markers, keeping the hand-written text around them and,
+    from the results there, the figures of the cases this run did not run."""
+    text = path.read_text(encoding="utf-8") if path.exists() else ""
+    old = _block_of(text)
+    if old is None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(f"# Benchmarks\n\n{BEGIN}\n{results.render()}\n{END}\n", encoding="utf-8")
+        return
+    block = Results.parse(old).merged(results, order).render()
+    before, after = text.split(BEGIN, 1)[0], text.split(END, 1)[1]
+    path.write_text(f"{before}{BEGIN}\n{block}\n{END}{after}", encoding="utf-8")
 
 
 def write_json(path: Path, rows: list[Row], goals: list[Goal], notes: list[str]) -> None:
