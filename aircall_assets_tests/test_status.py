@@ -20,7 +20,7 @@ from aircall_assets.demo import INSTANCE_YAML
 from aircall_assets.schedules import DAILY_SCHEDULE, FULL_JOB, KEYED_JOB
 from aircall_assets.settings import load_settings
 from aircall_assets.simulator.config import utc_today
-from aircall_assets.warehouse import _file_lock
+from aircall_assets.warehouse.duckdb_file import _file_lock
 
 DAYS = 4
 KEYED = ["users", "numbers", "contacts", "calls"]

@@ -76,7 +76,7 @@ class _MarkedConnection:
 def _instrument_warehouse() -> None:
     import duckdb
 
-    from aircall_assets import warehouse
+    from aircall_assets.warehouse import duckdb_file as warehouse
 
     class _DuckDB:
         def __getattr__(self, name: str) -> Any:

@@ -1,0 +1,130 @@
+"""What every warehouse offers the IO manager and the assets, whichever database it talks to.
+
+A load (``TableLoad``) replaces a range of a table (``ReplaceRange``), or the whole table, in one
+transaction, and reports what it found (``WriteResult``) for the asset checks; ``TableStore``
+is the interface that the DuckDB file (``duckdb_file.py``) and PostgreSQL (``postgres.py``)
+implement, so that nothing above them knows which one holds the data.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import pandas as pd
+
+from aircall_assets.catalog import Field
+from aircall_assets.spool import Spool
+from aircall_assets.sql import quote
+
+
+@dataclass(frozen=True)
+class ReplaceRange:
+    """Rows of ``column`` in ``[start, end)`` are replaced; ``start=None`` means no lower bound.
+
+    Rows dated before ``keep_before`` are not deleted (the API no longer serves those days, so
+    their absence from the read proves nothing): only the ones whose key was read again are.
+    """
+
+    column: str
+    start: datetime | None
+    end: datetime
+    keep_before: datetime | None = None
+
+
+@dataclass
+class WriteResult:
+    rows_written: int
+    rows_in_table: int
+    rows_per_day: dict[str, int]
+    duplicate_keys: int
+    null_keys: int
+    preview: pd.DataFrame
+    rows_kept: int = 0  # rows of days the API no longer serves, kept in the range
+    rows_replaced: int = 0  # rows the load deleted (older versions, or gone from Aircall)
+
+
+@dataclass
+class TableLoad:
+    """What an extract asset hands the IO manager: the API's records and what they replace.
+
+    The records are either already in a ``spool`` (an extract's read) or ``pages`` (lists of
+    records as the API sent them) that the write spools first, consuming them once; for a
+    ``replace`` range every record must be dated inside it. ``extra_metadata`` is called after
+    the write; ``result`` is filled for the asset's checks.
+    """
+
+    fields: Sequence[Field]
+    primary_key: str | None
+    replace: ReplaceRange | None = None  # None: the whole table
+    pages: Iterable[list[dict[str, Any]]] = ()
+    spool: Spool | None = None
+    extra_metadata: Callable[[], dict[str, Any]] = lambda: {}
+    result: WriteResult | None = field(default=None, init=False)
+
+
+class TableStore(ABC):
+    """A warehouse: extract loads, downstream DataFrames, and whether a table exists."""
+
+    kind: str  # "duckdb" or "postgres"
+
+    @abstractmethod
+    def replace(self, schema: str, table: str, load: TableLoad) -> WriteResult:
+        """Swap the load's records in for ``load.replace`` (or the whole table) in one
+        transaction; on any error nothing is written."""
+
+    @abstractmethod
+    def replace_frame(self, schema: str, table: str, frame: pd.DataFrame) -> int:
+        """Replace a whole table with a DataFrame, in one transaction; the rows written."""
+
+    @abstractmethod
+    def read_frame(self, schema: str, table: str) -> pd.DataFrame:
+        """A whole table; ``LookupError`` saying to materialize it first when it is missing."""
+
+    @abstractmethod
+    def table_exists(self, schema: str, table: str) -> bool: ...
+
+
+@dataclass(frozen=True)
+class Replaced:
+    """SQL for the rows a load replaces; after its insert, exactly the rows it loaded.
+
+    ``mark`` is the database driver's parameter placeholder (``?`` for DuckDB, ``%s`` for
+    psycopg)."""
+
+    where: str
+    params: list[Any]
+
+    @classmethod
+    def of(
+        cls,
+        replace: ReplaceRange | None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        mark: str = "?",
+    ) -> Replaced:
+        """The range's rows, or those of it dated from ``since`` or before ``until``."""
+        if replace is None:
+            return cls("true", [])
+        column = quote(replace.column)
+        start = max(filter(None, (replace.start, since)), default=None)
+        end = min(replace.end, until) if until is not None else replace.end
+        if start is None:
+            return cls(f"{column} < {mark}", [end])
+        return cls(f"{column} >= {mark} AND {column} < {mark}", [start, end])
+
+
+def check_range_rows(
+    target: str, rows_per_day: dict[str, int], rows_written: int, kept: int
+) -> None:
+    """The replaced range holds exactly the rows loaded and kept; else a record was dated
+    outside its read's range (its row would be deleted by no later load of its day)."""
+    if sum(rows_per_day.values()) != rows_written + kept:
+        raise RuntimeError(
+            f"{target}: {sum(rows_per_day.values())} rows in the replaced range after "
+            f"loading {rows_written} and keeping {kept}: a record was dated outside the "
+            "range it was read for"
+        )

@@ -1,0 +1,122 @@
+"""The Dagster IO manager of the warehouse, and the figures its outputs record.
+
+It hands extract loads (``TableLoad``) and downstream DataFrames to the warehouse and loads
+tables back as DataFrames; which database holds them is the warehouse's business.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import dagster as dg
+import pandas as pd
+from pydantic import Field as PydanticField
+
+from aircall_assets.warehouse.base import TableLoad
+from aircall_assets.warehouse.duckdb_file import (
+    DEFAULT_DUCKDB_PATH,
+    DEFAULT_MEMORY_LIMIT,
+    Warehouse,
+)
+
+
+def rows_per_partition(keys: Sequence[str], rows_per_day: dict[str, int]) -> dict[str, int]:
+    """Rows of each daily partition key of a run; days before the first key (the first
+    partition also holds everything older) count for it."""
+    counts = dict.fromkeys(keys, 0)
+    for day, rows in rows_per_day.items():
+        key = day if day in counts else (keys[0] if day < keys[0] else None)
+        if key is not None:
+            counts[key] += rows
+    return counts
+
+
+def range_run_figures(result: dg.ExecuteInProcessResult, asset_key: dg.AssetKey) -> dict[str, Any]:
+    """What a range run recorded for ``asset_key`` beyond each partition's row count: the
+    values of its one summary observation (see ``WarehouseIOManager.handle_output``)."""
+    observation = next(
+        e.asset_observation_data.asset_observation
+        for e in result.all_events
+        if e.event_type_value == "ASSET_OBSERVATION" and e.asset_key == asset_key
+    )
+    return {name: entry.value for name, entry in observation.metadata.items()}
+
+
+def table_address(asset_key: dg.AssetKey) -> tuple[str, str]:
+    """``aircall/calls`` → (``aircall``, ``calls``): schema from the key's prefix."""
+    path = asset_key.path
+    return (path[0] if len(path) > 1 else "public"), path[-1]
+
+
+class WarehouseIOManager(dg.ConfigurableIOManager):
+    """Writes extract loads and downstream DataFrames to DuckDB; loads tables as DataFrames."""
+
+    path: str = PydanticField(
+        default=DEFAULT_DUCKDB_PATH, description="DuckDB file (env AIRCALL_DUCKDB_PATH)."
+    )
+    memory_limit: str = PydanticField(
+        default=DEFAULT_MEMORY_LIMIT,
+        description="DuckDB's memory budget for a load (env AIRCALL_DUCKDB_MEMORY_LIMIT).",
+    )
+
+    @property
+    def warehouse(self) -> Warehouse:
+        return Warehouse(self.path, memory_limit=self.memory_limit)
+
+    def handle_output(self, context: dg.OutputContext, obj: TableLoad | pd.DataFrame) -> None:
+        schema, table = table_address(context.asset_key)
+        if isinstance(obj, pd.DataFrame):
+            rows = self.warehouse.replace_frame(schema, table, obj)
+            context.add_output_metadata({"dagster/row_count": rows, "table": f"{schema}.{table}"})
+            return
+        result = self.warehouse.replace(schema, table, obj)
+        obj.result = result
+        summary: dict[str, Any] = {
+            "table": f"{schema}.{table}",
+            "table_rows": result.rows_in_table,
+            "rows_loaded": result.rows_written,
+            "rows_replaced": result.rows_replaced,
+            "rows_kept_not_served": result.rows_kept,
+            **obj.extra_metadata(),
+            "preview": dg.MetadataValue.md(_markdown_preview(result.preview)),
+        }
+        if result.rows_per_day:
+            summary["rows_per_day"] = dg.MetadataValue.json(result.rows_per_day)
+        if not context.has_asset_partitions:
+            context.add_output_metadata({"dagster/row_count": result.rows_in_table, **summary})
+            return
+        # Each partition's materialization counts its own rows, so Dagster's plots show the
+        # daily volume, not the table's size on every day.
+        keys = context.asset_partition_keys
+        for key, rows in rows_per_partition(keys, result.rows_per_day).items():
+            context.step_context.add_asset_metadata({"dagster/row_count": rows}, partition_key=key)
+        if len(keys) == 1:
+            context.add_output_metadata(summary)
+            return
+        # Dagster copies output metadata onto every partition's materialization: a range's
+        # figures would be stored once per day, quadratic in the range. They go into one
+        # observation of the run, its summary.
+        context.log_event(
+            dg.AssetObservation(
+                asset_key=context.asset_key,
+                description=f"Run summary: {keys[0]}..{keys[-1]}, {result.rows_written:,} rows "
+                f"loaded, {result.rows_replaced:,} replaced",
+                metadata=summary,
+            )
+        )
+        context.add_output_metadata({"table": f"{schema}.{table}"})
+
+    def load_input(self, context: dg.InputContext) -> pd.DataFrame:
+        schema, table = table_address(context.asset_key)
+        return self.warehouse.read_frame(schema, table)
+
+
+def _markdown_preview(frame: pd.DataFrame) -> str:
+    if frame.empty:
+        return "_no rows_"
+    shown = frame.astype(str).map(lambda v: v if len(v) <= 40 else v[:37] + "...")
+    header = "| " + " | ".join(shown.columns) + " |"
+    rule = "|" + "---|" * len(shown.columns)
+    body = ["| " + " | ".join(v.replace("|", "\\|") for v in row) + " |" for row in shown.values]
+    return "\n".join([header, rule, *body])
