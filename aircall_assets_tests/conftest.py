@@ -14,7 +14,8 @@ from aircall_assets.budget import BUDGET_DIR_ENV
 from aircall_assets.simulator import Simulator, SimulatorConfig
 from aircall_assets.simulator.config import utc_today
 from aircall_assets.spool import SPOOL_DIR_ENV
-from aircall_assets_tests.postgres import PostgresCluster
+from aircall_assets_tests.postgres import PostgresCluster, fresh_database
+from aircall_assets_tests.warehouses import KINDS, WarehouseUnderTest
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -81,3 +82,14 @@ def postgres_url() -> Iterator[str]:
         yield cluster.url
     finally:
         cluster.stop()
+
+
+@pytest.fixture(params=KINDS)
+def warehouse(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[WarehouseUnderTest]:
+    """Each warehouse in turn, empty: a DuckDB file of this test, or a PostgreSQL database of
+    its own (the server starts with the first test that needs it)."""
+    if request.param == "duckdb":
+        yield WarehouseUnderTest("duckdb", str(tmp_path / "w.duckdb"))
+        return
+    with fresh_database(request.getfixturevalue("postgres_url")) as url:
+        yield WarehouseUnderTest("postgres", url)

@@ -9,6 +9,8 @@ from datetime import date
 from pathlib import Path
 
 import duckdb
+import psycopg
+from psycopg.types.string import TextLoader
 
 from aircall_assets.client import AircallClient, AircallResource
 
@@ -34,13 +36,27 @@ def resource_for(sim, **overrides) -> AircallResource:
     return AircallResource(**_options(sim, overrides))
 
 
-def query(path: str | Path, sql: str, params=None) -> list[tuple]:
-    """Read-only query, the file attached as ``wh`` (a file aircall.duckdb vs schema aircall)."""
+def query(where: str | Path, sql: str, params=None) -> list[tuple]:
+    """Read-only query of a warehouse: a PostgreSQL URL, else a DuckDB file (attached as ``wh``:
+    a file aircall.duckdb vs schema aircall). ``?`` placeholders on both; JSON as its text,
+    timestamps in UTC."""
+    if str(where).startswith(("postgresql://", "postgres://")):
+        return _postgres_query(str(where), sql, params)
     with duckdb.connect() as con:
         con.execute("SET TimeZone = 'UTC'")
-        con.execute(f"ATTACH '{path}' AS wh (READ_ONLY)")
+        con.execute(f"ATTACH '{where}' AS wh (READ_ONLY)")
         con.execute("USE wh")
         return con.execute(sql, params or []).fetchall()
+
+
+def _postgres_query(url: str, sql: str, params) -> list[tuple]:
+    with psycopg.connect(url) as con:
+        con.execute("SET TIME ZONE 'UTC'")
+        for name in ("json", "jsonb"):
+            con.adapters.register_loader(name, TextLoader)
+        if params:
+            return con.execute(sql.replace("?", "%s"), params).fetchall()
+        return con.execute(sql).fetchall()
 
 
 def _expected_cell(value, warehouse_type: str):
@@ -60,13 +76,14 @@ def _expected_cell(value, warehouse_type: str):
     return value
 
 
-def assert_table_matches(path, table, records, columns=None) -> int:
-    """Every cell of ``aircall.<table>`` equals the API records, types included."""
+def assert_table_matches(where, table, records, columns=None) -> int:
+    """Every cell of ``aircall.<table>`` in the warehouse ``where`` (see ``query``) equals the
+    API records, types included."""
     import json
 
     fields = table.resolve_columns(columns)
     names = ", ".join(f'"{f.name}"' for f in fields)
-    rows = query(path, f"SELECT {names} FROM aircall.{table.name}")
+    rows = query(where, f"SELECT {names} FROM aircall.{table.name}")
     key = table.primary_key
     actual = {}
     for row in rows:

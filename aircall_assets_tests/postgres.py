@@ -16,6 +16,9 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 BIN_DIR = Path(os.environ.get("AIRCALL_TEST_PG_BIN", "/usr/lib/postgresql/15/bin"))
@@ -149,3 +152,20 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+@contextmanager
+def fresh_database(url: str) -> Iterator[str]:
+    """The URL of a new, empty database on the server of ``url``, dropped at the end: each
+    test gets a warehouse of its own (about 50 ms, faster than emptying one)."""
+    import psycopg
+
+    name = f"wh_{uuid.uuid4().hex[:12]}"
+    base, _ = url.rsplit("/", 1)
+    with psycopg.connect(url, autocommit=True) as con:
+        con.execute(f"CREATE DATABASE {name}")
+    try:
+        yield f"{base}/{name}"
+    finally:
+        with psycopg.connect(url, autocommit=True) as con:
+            con.execute(f"DROP DATABASE {name} WITH (FORCE)")

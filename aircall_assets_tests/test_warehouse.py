@@ -1,4 +1,5 @@
-"""The warehouse against real DuckDB files: typed DDL, transactional replace, evolution, locks."""
+"""The warehouse contract on a real DuckDB file and a real PostgreSQL server (the ``warehouse``
+fixture runs each test on both): typed DDL, transactional replace, evolution, concurrency."""
 
 import multiprocessing
 from datetime import datetime, timezone
@@ -11,6 +12,7 @@ from aircall_assets.catalog import get_table
 from aircall_assets.normalize import NormalizationError
 from aircall_assets.spool import spool_root
 from aircall_assets.warehouse import ReplaceRange, TableLoad, Warehouse
+from aircall_assets_tests.warehouses import WarehouseUnderTest
 
 CALLS = get_table("calls")
 
@@ -32,73 +34,62 @@ def load(records, columns=("duration",), start=1, end=3, pages=None):
     )
 
 
-def rows(path, sql="SELECT id, duration FROM aircall.calls ORDER BY id"):
+def rows(wh, sql="SELECT id, duration FROM aircall.calls ORDER BY id"):
+    return wh.query(sql)
+
+
+def duckdb_rows(path, sql="SELECT id, duration FROM aircall.calls ORDER BY id"):
     with duckdb.connect(str(path), read_only=True) as con:
         return con.execute(sql).fetchall()
 
 
-def column_types(path):
-    with duckdb.connect(str(path), read_only=True) as con:
-        return dict(
-            con.execute(
-                "SELECT column_name, data_type FROM information_schema.columns "
-                "WHERE table_schema='aircall' AND table_name='calls'"
-            ).fetchall()
-        )
-
-
-def test_all_null_first_load_gets_declared_types(tmp_path):
-    path = tmp_path / "w.duckdb"
-    Warehouse(path).replace(
+def test_all_null_first_load_gets_declared_types(warehouse):
+    warehouse.store.replace(
         "aircall", "calls", load([call(1, 1)], columns=("duration", "tags", "archived"))
     )
-    types = column_types(path)
+    types = warehouse.column_types("aircall", "calls")
     assert types == {
         "id": "BIGINT",
-        "started_at": "TIMESTAMP WITH TIME ZONE",
+        "started_at": "TIMESTAMPTZ",
         "duration": "BIGINT",
         "archived": "BOOLEAN",
         "tags": "JSON",
     }
     # a later non-null load works (the stock IO manager fails here)
-    Warehouse(path).replace(
+    warehouse.store.replace(
         "aircall",
         "calls",
         load([call(1, 1, duration=5, tags=[{"id": 1}])], columns=("duration", "tags", "archived")),
     )
-    assert rows(path) == [(1, 5)]
+    assert rows(warehouse) == [(1, 5)]
 
 
-def test_empty_result_still_creates_typed_table(tmp_path):
-    path = tmp_path / "w.duckdb"
-    result = Warehouse(path).replace("aircall", "calls", load([], pages=[]))
+def test_empty_result_still_creates_typed_table(warehouse):
+    result = warehouse.store.replace("aircall", "calls", load([], pages=[]))
     assert result.rows_written == 0
-    assert column_types(path)["duration"] == "BIGINT"
+    assert warehouse.column_types("aircall", "calls")["duration"] == "BIGINT"
 
 
-def test_replace_range_touches_only_that_range(tmp_path):
-    path = tmp_path / "w.duckdb"
-    wh = Warehouse(path)
+def test_replace_range_touches_only_that_range(warehouse):
+    wh = warehouse.store
     wh.replace(
         "aircall",
         "calls",
         load([call(1, 1, duration=1), call(2, 2, duration=2), call(3, 3, duration=3)], end=4),
     )
     wh.replace("aircall", "calls", load([call(2, 2, duration=20)], start=2, end=3))
-    assert rows(path) == [(1, 1), (2, 20), (3, 3)]
+    assert rows(warehouse) == [(1, 1), (2, 20), (3, 3)]
 
 
-def test_no_lower_bound_replaces_everything_older(tmp_path):
-    path = tmp_path / "w.duckdb"
-    wh = Warehouse(path)
+def test_no_lower_bound_replaces_everything_older(warehouse):
+    wh = warehouse.store
     wh.replace("aircall", "calls", load([call(1, 1), call(2, 2), call(3, 3)], end=4))
     wh.replace("aircall", "calls", load([call(9, 1)], start=None, end=3))
-    assert [r[0] for r in rows(path)] == [3, 9]
+    assert [r[0] for r in rows(warehouse)] == [3, 9]
 
 
-def test_failure_mid_load_rolls_back_and_keeps_previous_rows(tmp_path, own_spool_dir):
-    path = tmp_path / "w.duckdb"
-    wh = Warehouse(path)
+def test_failure_mid_load_rolls_back_and_keeps_previous_rows(warehouse, own_spool_dir):
+    wh = warehouse.store
     wh.replace("aircall", "calls", load([call(1, 1, duration=1), call(2, 2, duration=2)]))
 
     def exploding_pages():
@@ -107,46 +98,42 @@ def test_failure_mid_load_rolls_back_and_keeps_previous_rows(tmp_path, own_spool
 
     with pytest.raises(RuntimeError, match="mid-read"):
         wh.replace("aircall", "calls", load(None, pages=exploding_pages()))
-    assert rows(path) == [(1, 1), (2, 2)]
+    assert rows(warehouse) == [(1, 1), (2, 2)]
     assert not list(spool_root().iterdir()), "the load's spool is cleaned up"
 
 
-def test_selecting_a_new_column_adds_it_and_deselecting_keeps_old_data(tmp_path):
-    path = tmp_path / "w.duckdb"
-    wh = Warehouse(path)
+def test_selecting_a_new_column_adds_it_and_deselecting_keeps_old_data(warehouse):
+    wh = warehouse.store
     wh.replace("aircall", "calls", load([call(1, 1, duration=7)]))
     wh.replace("aircall", "calls", load([call(2, 2, sid="CA2")], columns=("sid",), start=2, end=3))
-    assert rows(path, "SELECT id, duration, sid FROM aircall.calls ORDER BY id") == [
+    assert rows(warehouse, "SELECT id, duration, sid FROM aircall.calls ORDER BY id") == [
         (1, 7, None),
         (2, None, "CA2"),
     ]
 
 
-def test_a_record_whose_date_moved_leaves_no_row_behind(tmp_path):
-    path = tmp_path / "w.duckdb"
-    wh = Warehouse(path)
+def test_a_record_whose_date_moved_leaves_no_row_behind(warehouse):
+    wh = warehouse.store
     wh.replace("aircall", "calls", load([call(1, 1, duration=1), call(2, 1, duration=2)]))
     result = wh.replace("aircall", "calls", load([call(1, 3, duration=10)], start=3, end=4))
-    assert rows(path) == [(1, 10), (2, 2)]
+    assert rows(warehouse) == [(1, 10), (2, 2)]
     assert result.rows_per_day == {"2026-06-03": 1} and result.duplicate_keys == 0
 
 
-def test_a_record_dated_outside_the_range_fails_the_load_and_writes_nothing(tmp_path):
-    path = tmp_path / "w.duckdb"
-    wh = Warehouse(path)
+def test_a_record_dated_outside_the_range_fails_the_load_and_writes_nothing(warehouse):
+    wh = warehouse.store
     wh.replace("aircall", "calls", load([call(1, 1, duration=1)]))
     with pytest.raises(RuntimeError, match="dated outside the range it was read for"):
         wh.replace("aircall", "calls", load([call(2, 1), call(3, 5)], start=1, end=2))
-    assert rows(path) == [(1, 1)]
+    assert rows(warehouse) == [(1, 1)]
 
 
-def test_a_value_of_the_wrong_type_fails_the_load_and_writes_nothing(tmp_path):
-    path = tmp_path / "w.duckdb"
-    wh = Warehouse(path)
+def test_a_value_of_the_wrong_type_fails_the_load_and_writes_nothing(warehouse):
+    wh = warehouse.store
     wh.replace("aircall", "calls", load([call(1, 1, duration=1)]))
     with pytest.raises(NormalizationError, match=r"^calls.duration: value \"abc\" of record id=2 "):
         wh.replace("aircall", "calls", load([call(1, 1, duration=5), call(2, 1, duration="abc")]))
-    assert rows(path) == [(1, 1)]
+    assert rows(warehouse) == [(1, 1)]
 
 
 def test_a_load_over_the_memory_budget_fails_clearly_and_writes_nothing(tmp_path, own_spool_dir):
@@ -159,7 +146,7 @@ def test_a_load_over_the_memory_budget_fails_clearly_and_writes_nothing(tmp_path
         'DuckDB needed more than its 4MB budget to load "aircall"."calls"; nothing was written. '
         "Set AIRCALL_DUCKDB_MEMORY_LIMIT higher (e.g. 512MB) and re-run."
     )
-    assert rows(path) == [(1, 1)]
+    assert duckdb_rows(path) == [(1, 1)]
     assert not list(spool_root().iterdir())
 
 
@@ -169,17 +156,16 @@ def test_a_memory_budget_that_is_not_a_size_is_refused(tmp_path, limit):
         Warehouse(tmp_path / "w.duckdb", memory_limit=limit)
 
 
-def test_rows_stay_unique_by_primary_key_across_reruns(tmp_path):
-    path = tmp_path / "w.duckdb"
-    wh = Warehouse(path)
+def test_rows_stay_unique_by_primary_key_across_reruns(warehouse):
+    wh = warehouse.store
     for _ in range(3):
         result = wh.replace("aircall", "calls", load([call(1, 1), call(2, 2)]))
     assert result.duplicate_keys == 0 and result.rows_in_table == 2
     assert result.rows_per_day == {"2026-06-01": 1, "2026-06-02": 1}
 
 
-def _write_in_child(path: str, ident: int) -> None:
-    Warehouse(path).replace(
+def _write_in_child(kind: str, address: str, ident: int) -> None:
+    WarehouseUnderTest(kind, address).store.replace(
         "aircall",
         "calls",
         TableLoad(
@@ -191,29 +177,51 @@ def _write_in_child(path: str, ident: int) -> None:
     )
 
 
-def test_parallel_writers_from_several_processes_queue(tmp_path):
-    path = str(tmp_path / "w.duckdb")
+def test_parallel_writers_from_several_processes_all_land(warehouse):
+    """DuckDB queues them on its file lock; PostgreSQL merges them in turn per table."""
     ctx = multiprocessing.get_context("spawn")
-    procs = [ctx.Process(target=_write_in_child, args=(path, i)) for i in range(1, 7)]
+    procs = [
+        ctx.Process(target=_write_in_child, args=(warehouse.kind, warehouse.address, i))
+        for i in range(1, 7)
+    ]
     for p in procs:
         p.start()
     for p in procs:
         p.join(60)
     assert [p.exitcode for p in procs] == [0] * 6
-    assert sorted(r[0] for r in rows(path)) == [1, 2, 3, 4, 5, 6]
+    assert sorted(r[0] for r in rows(warehouse)) == [1, 2, 3, 4, 5, 6]
 
 
-def test_replace_frame_and_read_frame_roundtrip(tmp_path):
-    wh = Warehouse(tmp_path / "w.duckdb")
+def test_replace_frame_and_read_frame_roundtrip(warehouse):
+    wh = warehouse.store
     wh.replace_frame("aircall_reverse", "x", pd.DataFrame({"a": [1, 2]}))
     assert list(wh.read_frame("aircall_reverse", "x")["a"]) == [1, 2]
     with pytest.raises(LookupError, match="materialize it first"):
         wh.read_frame("aircall", "nope")
 
 
-def test_days_the_api_no_longer_serves_are_kept_and_updated_by_key(tmp_path):
-    path = tmp_path / "w.duckdb"
-    wh = Warehouse(path)
+def test_replace_frame_keeps_each_column_type_and_replaces_the_whole_table(warehouse):
+    wh = warehouse.store
+    wh.replace_frame("aircall_reverse", "x", pd.DataFrame({"old": [1, 2, 3]}))
+    frame = pd.DataFrame(
+        {
+            "n": [1, 2],
+            "text": ["Zoë", None],
+            "ratio": [0.5, 2.25],
+            "flag": [True, False],
+            "at": pd.to_datetime(["2026-06-01T10:00:00Z", "2026-06-02T00:00:01Z"], utc=True),
+        }
+    )
+    assert wh.replace_frame("aircall_reverse", "x", frame) == 2
+    back = wh.read_frame("aircall_reverse", "x")
+    assert list(back.columns) == list(frame.columns)
+    assert back.to_dict("records") == frame.astype(object).where(frame.notna(), None).to_dict(
+        "records"
+    )
+
+
+def test_days_the_api_no_longer_serves_are_kept_and_updated_by_key(warehouse):
+    wh = warehouse.store
     wh.replace(
         "aircall",
         "calls",
@@ -236,6 +244,6 @@ def test_days_the_api_no_longer_serves_are_kept_and_updated_by_key(tmp_path):
         replace=ReplaceRange("started_at", day(1), day(5), keep_before=day(3)),
     )
     result = wh.replace("aircall", "calls", later)
-    assert rows(path) == [(1, 1), (2, 20), (4, 4)]
+    assert rows(warehouse) == [(1, 1), (2, 20), (4, 4)]
     assert result.rows_kept == 1 and result.rows_written == 2
     assert result.rows_per_day == {"2026-06-01": 1, "2026-06-02": 1, "2026-06-04": 1}

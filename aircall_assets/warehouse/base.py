@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 
 from aircall_assets.catalog import Field
-from aircall_assets.spool import Spool
+from aircall_assets.spool import Spool, spool_pages
 from aircall_assets.sql import quote
 
 
@@ -71,10 +71,21 @@ class TableStore(ABC):
 
     kind: str  # "duckdb" or "postgres"
 
-    @abstractmethod
     def replace(self, schema: str, table: str, load: TableLoad) -> WriteResult:
         """Swap the load's records in for ``load.replace`` (or the whole table) in one
-        transaction; on any error nothing is written."""
+        transaction, spooling ``load.pages`` first when the read did not; on any error
+        nothing is written."""
+        if load.spool is not None:
+            return self._merge(load.spool, schema, table, load)
+        spool = spool_pages(load.pages)
+        try:
+            return self._merge(spool, schema, table, load)
+        finally:
+            spool.discard()
+
+    @abstractmethod
+    def _merge(self, spool: Spool, schema: str, table: str, load: TableLoad) -> WriteResult:
+        """The transaction of ``replace``, from a spool."""
 
     @abstractmethod
     def replace_frame(self, schema: str, table: str, frame: pd.DataFrame) -> int:

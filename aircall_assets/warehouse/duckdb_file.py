@@ -30,7 +30,7 @@ import pandas as pd
 
 from aircall_assets.catalog import Field
 from aircall_assets.normalize import NormalizationError, raw_columns, typed_columns_sql
-from aircall_assets.spool import Spool, spool_pages
+from aircall_assets.spool import Spool
 from aircall_assets.sql import column_ddl, literal, quote
 from aircall_assets.warehouse.base import (
     Replaced,
@@ -168,17 +168,6 @@ class Warehouse(TableStore):
             return table_exists_in(con, schema, table)
 
     # -- loads -----------------------------------------------------------------------------
-
-    def replace(self, schema: str, table: str, load: TableLoad) -> WriteResult:
-        """Swap the load's records in for ``load.replace`` in one transaction (spooling
-        ``load.pages`` first when the read did not)."""
-        if load.spool is not None:
-            return self._merge(load.spool, schema, table, load)
-        spool = spool_pages(load.pages)
-        try:
-            return self._merge(spool, schema, table, load)
-        finally:
-            spool.discard()
 
     def _merge(self, spool: Spool, schema: str, table: str, load: TableLoad) -> WriteResult:
         target = f"{quote(schema)}.{quote(table)}"

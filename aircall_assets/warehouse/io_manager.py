@@ -13,12 +13,13 @@ import dagster as dg
 import pandas as pd
 from pydantic import Field as PydanticField
 
-from aircall_assets.warehouse.base import TableLoad
+from aircall_assets.warehouse.base import TableLoad, TableStore
 from aircall_assets.warehouse.duckdb_file import (
     DEFAULT_DUCKDB_PATH,
     DEFAULT_MEMORY_LIMIT,
     Warehouse,
 )
+from aircall_assets.warehouse.url import WAREHOUSE_URL_ENV, NotOnPostgresError, mask
 
 
 def rows_per_partition(keys: Sequence[str], rows_per_day: dict[str, int]) -> dict[str, int]:
@@ -50,8 +51,14 @@ def table_address(asset_key: dg.AssetKey) -> tuple[str, str]:
 
 
 class WarehouseIOManager(dg.ConfigurableIOManager):
-    """Writes extract loads and downstream DataFrames to DuckDB; loads tables as DataFrames."""
+    """Writes extract loads and downstream DataFrames to the warehouse (PostgreSQL when ``url``
+    is set, else the DuckDB file at ``path``); loads tables as DataFrames."""
 
+    url: str | None = PydanticField(
+        default=None,
+        description=f"PostgreSQL warehouse, postgresql://user:password@host:port/database "
+        f"(env {WAREHOUSE_URL_ENV}, its password never shown); unset: the DuckDB file.",
+    )
     path: str = PydanticField(
         default=DEFAULT_DUCKDB_PATH, description="DuckDB file (env AIRCALL_DUCKDB_PATH)."
     )
@@ -60,17 +67,38 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
         description="DuckDB's memory budget for a load (env AIRCALL_DUCKDB_MEMORY_LIMIT).",
     )
 
+    def __repr_args__(self):  # the URL's password never shows in reprs or logs
+        for name, value in super().__repr_args__():
+            yield name, (mask(value) if name == "url" and value else value)
+
+    @property
+    def store(self) -> TableStore:
+        """The warehouse the URL names, else the DuckDB file."""
+        if self.url:
+            # imported here: a DuckDB deployment never loads the PostgreSQL driver
+            from aircall_assets.warehouse.postgres import PostgresWarehouse
+
+            return PostgresWarehouse(self.url)
+        return Warehouse(self.path, memory_limit=self.memory_limit)
+
     @property
     def warehouse(self) -> Warehouse:
+        """The DuckDB file, for the code that speaks DuckDB SQL itself (the reverse sync and
+        ``aircall_reverse/unknown_callers``); with a PostgreSQL URL, a clear error instead of
+        a DuckDB file written behind the user's back."""
+        if self.url:
+            raise NotOnPostgresError(
+                "The reverse sync and aircall_reverse/unknown_callers", self.url
+            )
         return Warehouse(self.path, memory_limit=self.memory_limit)
 
     def handle_output(self, context: dg.OutputContext, obj: TableLoad | pd.DataFrame) -> None:
         schema, table = table_address(context.asset_key)
         if isinstance(obj, pd.DataFrame):
-            rows = self.warehouse.replace_frame(schema, table, obj)
+            rows = self.store.replace_frame(schema, table, obj)
             context.add_output_metadata({"dagster/row_count": rows, "table": f"{schema}.{table}"})
             return
-        result = self.warehouse.replace(schema, table, obj)
+        result = self.store.replace(schema, table, obj)
         obj.result = result
         summary: dict[str, Any] = {
             "table": f"{schema}.{table}",
@@ -109,7 +137,7 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
 
     def load_input(self, context: dg.InputContext) -> pd.DataFrame:
         schema, table = table_address(context.asset_key)
-        return self.warehouse.read_frame(schema, table)
+        return self.store.read_frame(schema, table)
 
 
 def _markdown_preview(frame: pd.DataFrame) -> str:

@@ -1,0 +1,336 @@
+"""The PostgreSQL warehouse: the user's own server, written by many runs at once.
+
+A load gives the same guarantees as on DuckDB (``duckdb_file.py``), in one transaction:
+
+* the spooled records are streamed with ``COPY`` into a temporary table of one JSONB value per
+  record, one chunk at a time (the client holds one chunk, never the range), before any lock;
+* then, under a transaction-scoped advisory lock of the table (two loads of one table merge in
+  turn; other tables, and readers, are never blocked): the table is created or given its newly
+  selected columns (deselected ones are kept), the range is deleted (keeping the rows of days
+  the API no longer serves unless their key comes again), the records are inserted typed by SQL
+  (``postgres_types.py``), older rows whose key moved into the range are deleted, and the result
+  is verified as on DuckDB before the commit. Any error rolls back: the previous rows stay.
+
+The URL's password never leaves this module in a text: errors are re-raised with it masked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import orjson
+import pandas as pd
+import psycopg
+from psycopg.types.json import Jsonb
+from psycopg.types.string import TextLoader
+
+from aircall_assets.catalog import Field
+from aircall_assets.normalize import NormalizationError
+from aircall_assets.spool import Spool
+from aircall_assets.sql import quote
+from aircall_assets.warehouse.base import (
+    Replaced,
+    TableLoad,
+    TableStore,
+    WriteResult,
+    check_range_rows,
+)
+from aircall_assets.warehouse.postgres_types import HELPERS, RECORD, column_ddl, pg_type
+from aircall_assets.warehouse.postgres_types import typed_columns_sql as typed_sql
+from aircall_assets.warehouse.url import check_url, mask, scrub
+
+STAGE = "aircall_staged_records"  # temp table of a load's records, one JSONB each
+UNSERVED = "aircall_unserved_rows"  # temp table of a load's rows the API no longer serves
+COPY_BATCH = 5_000  # records per COPY write: bounds the bytes held beside the chunk
+CONNECT_TIMEOUT_S = 30
+MARK = "%s"
+
+
+class WarehouseConnectionError(ConnectionError):
+    """The PostgreSQL warehouse could not be reached (the message has no password)."""
+
+
+class PostgresWarehouse(TableStore):
+    """A PostgreSQL database, shared by every run; see the module docstring."""
+
+    kind = "postgres"
+
+    def __init__(self, url: str) -> None:
+        self._url = check_url(url)
+
+    def __repr__(self) -> str:
+        return f"PostgresWarehouse({mask(self._url)})"
+
+    @property
+    def address(self) -> str:
+        """The URL, its password masked: for messages."""
+        return mask(self._url)
+
+    @contextmanager
+    def connect(self) -> Iterator[psycopg.Connection]:
+        """A connection in autocommit (transactions are explicit), time zone UTC, JSONB read
+        as its text (as DuckDB hands JSON over)."""
+        failure = None
+        try:
+            con = psycopg.connect(self._url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S)
+        except psycopg.Error as exc:
+            failure = scrub(str(exc).strip(), self._url)
+        if failure is not None:  # raised outside the handler: the driver's error is not chained
+            raise WarehouseConnectionError(
+                f"could not connect to the PostgreSQL warehouse {self.address}: {failure}"
+            )
+        try:
+            con.execute("SET TIME ZONE 'UTC'")
+            for name in ("json", "jsonb"):
+                con.adapters.register_loader(name, TextLoader)
+            yield con
+        finally:
+            con.close()
+
+    def table_exists(self, schema: str, table: str) -> bool:
+        with self.connect() as con:
+            return _table_exists(con, schema, table)
+
+    # -- loads -----------------------------------------------------------------------------
+
+    def _merge(self, spool: Spool, schema: str, table: str, load: TableLoad) -> WriteResult:
+        target = f"{quote(schema)}.{quote(table)}"
+        rows_written = spool.manifest.rows
+        loaded = Replaced.of(load.replace, mark=MARK)
+        with self.connect() as con:
+            _ensure_schema(con, schema)
+            con.execute(HELPERS)
+            with con.transaction():
+                staged = _stage(con, spool)
+                if staged != rows_written:
+                    raise RuntimeError(
+                        f"{target}: {staged} records staged from a spool of {rows_written}"
+                    )
+                _lock(con, f"{schema}.{table}")
+                _ensure_columns(con, schema, table, load.fields)
+                aside = _set_aside_unserved(con, target, load)
+                deleted = con.execute(
+                    f"DELETE FROM {target} WHERE {loaded.where}", loaded.params
+                ).rowcount
+                if rows_written:
+                    inserted = _insert_typed(con, target, table, load)
+                    if inserted != rows_written:
+                        raise RuntimeError(
+                            f"{target}: {inserted} rows inserted from a spool of {rows_written}"
+                        )
+                kept = _restore_unserved(con, target, load) if aside else 0
+                if rows_written and load.primary_key and load.replace is not None:
+                    # A record whose date moved since it was loaded still has its old row
+                    # outside the range, while its key now lives inside.
+                    key = quote(load.primary_key)
+                    deleted += con.execute(
+                        f"DELETE FROM {target} WHERE {key} IN (SELECT {key} FROM {target} "
+                        f"WHERE {loaded.where}) AND NOT coalesce({loaded.where}, false)",
+                        loaded.params * 2,
+                    ).rowcount
+                result = _verify(con, target, load, loaded, rows_written, kept)
+                result.rows_replaced = deleted - kept
+        return result
+
+    def replace_frame(self, schema: str, table: str, frame: pd.DataFrame) -> int:
+        """Replace a whole table with a DataFrame (downstream assets), in one transaction."""
+        target = f"{quote(schema)}.{quote(table)}"
+        types = [_frame_type(frame[name]) for name in frame.columns]
+        ddl = ", ".join(f"{quote(str(n))} {t}" for n, t in zip(frame.columns, types, strict=True))
+        with self.connect() as con:
+            _ensure_schema(con, schema)
+            with con.transaction():
+                _lock(con, f"{schema}.{table}")
+                con.execute(f"DROP TABLE IF EXISTS {target}")
+                con.execute(f"CREATE TABLE {target} ({ddl})")
+                with con.cursor() as cur, cur.copy(f"COPY {target} FROM STDIN") as copy:
+                    copy.set_types([t.lower() for t in types])
+                    for row in _frame_rows(frame, types):
+                        copy.write_row(row)
+        return len(frame)
+
+    def read_frame(self, schema: str, table: str) -> pd.DataFrame:
+        with self.connect() as con:
+            if not _table_exists(con, schema, table):
+                raise LookupError(
+                    f"table {schema}.{table} does not exist in the PostgreSQL warehouse "
+                    f"{self.address}: materialize it first"
+                )
+            cursor = con.execute(f"SELECT * FROM {quote(schema)}.{quote(table)}")
+            return pd.DataFrame(cursor.fetchall(), columns=[c.name for c in cursor.description])
+
+
+def _table_exists(con: psycopg.Connection, schema: str, table: str) -> bool:
+    found = con.execute(
+        "SELECT count(*) FROM information_schema.tables "
+        "WHERE table_schema = %s AND table_name = %s",
+        [schema, table],
+    ).fetchone()
+    return bool(found and found[0])
+
+
+def _lock(con: psycopg.Connection, name: str) -> None:
+    """Wait for, then hold until the transaction ends, the project's advisory lock of ``name``."""
+    con.execute("SELECT pg_advisory_xact_lock(hashtext('aircall_assets'), hashtext(%s))", [name])
+
+
+def _ensure_schema(con: psycopg.Connection, schema: str) -> None:
+    """The schema, created in a short transaction of its own: two loads creating it at once
+    would otherwise collide (``CREATE SCHEMA IF NOT EXISTS`` is not safe against a race)."""
+    with con.transaction():
+        _lock(con, schema)
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(schema)}")
+
+
+def _ensure_columns(
+    con: psycopg.Connection, schema: str, table: str, fields: Sequence[Field]
+) -> None:
+    """Create the typed table, or add the newly selected columns (old ones are kept)."""
+    target = f"{quote(schema)}.{quote(table)}"
+    existing = {
+        name
+        for (name,) in con.execute(
+            "SELECT column_name FROM information_schema.columns "
+            "WHERE table_schema = %s AND table_name = %s",
+            [schema, table],
+        ).fetchall()
+    }
+    if not existing:
+        con.execute(f"CREATE TABLE {target} ({column_ddl(fields)})")
+        return
+    for f in fields:
+        if f.name not in existing:
+            con.execute(f"ALTER TABLE {target} ADD COLUMN {quote(f.name)} {pg_type(f)}")
+
+
+def _stage(con: psycopg.Connection, spool: Spool) -> int:
+    """COPY the spooled records into the load's temporary table, a chunk at a time; how many.
+
+    COPY's text format needs only the backslash escaped in a JSON text (orjson escapes every
+    control character); one ``orjson.dumps`` per record is the only per-record Python work."""
+    con.execute(f"CREATE TEMP TABLE {STAGE} ({RECORD} jsonb) ON COMMIT DROP")
+    staged = 0
+    with con.cursor() as cur, cur.copy(f"COPY {STAGE} ({RECORD}) FROM STDIN") as copy:
+        for records in spool.records():
+            for start in range(0, len(records), COPY_BATCH):
+                lines = b"\n".join(map(orjson.dumps, records[start : start + COPY_BATCH]))
+                copy.write(lines.replace(b"\\", b"\\\\") + b"\n")
+            staged += len(records)
+    return staged
+
+
+def _insert_typed(con: psycopg.Connection, target: str, table: str, load: TableLoad) -> int:
+    """Insert the staged records typed by the catalog; the number of rows inserted."""
+    names = ", ".join(quote(f.name) for f in load.fields)
+    try:
+        return con.execute(
+            f"INSERT INTO {target} ({names}) "
+            f"SELECT {typed_sql(load.fields, table, load.primary_key)} FROM {STAGE}"
+        ).rowcount
+    except psycopg.errors.RaiseException as exc:
+        text = exc.diag.message_primary or ""
+        if not (text.startswith(f"{table}.") and " cannot be stored as " in text):
+            raise
+    raise NormalizationError(text)  # outside the handler: no driver context chained
+
+
+def _set_aside_unserved(con: psycopg.Connection, target: str, load: TableLoad) -> bool:
+    """Copy the range's rows dated before ``keep_before`` aside (the whole range is deleted
+    next); whether there were any."""
+    replace = load.replace
+    if replace is None or replace.keep_before is None:
+        return False
+    unserved = Replaced.of(replace, until=replace.keep_before, mark=MARK)
+    rows = con.execute(
+        f"CREATE TEMP TABLE {UNSERVED} ON COMMIT DROP AS SELECT * FROM {target} "
+        f"WHERE {unserved.where}",
+        unserved.params,
+    ).rowcount
+    return rows > 0
+
+
+def _restore_unserved(con: psycopg.Connection, target: str, load: TableLoad) -> int:
+    """Put back the rows set aside whose key the load did not bring again; how many."""
+    key = quote(load.primary_key) if load.primary_key else None
+    missing = (
+        f"WHERE NOT EXISTS (SELECT 1 FROM {target} t WHERE t.{key} = {UNSERVED}.{key})"
+        if key
+        else ""
+    )
+    # the rows were copied from the table after its columns were ensured: same columns, in order
+    return con.execute(f"INSERT INTO {target} SELECT * FROM {UNSERVED} {missing}").rowcount
+
+
+def _verify(
+    con: psycopg.Connection,
+    target: str,
+    load: TableLoad,
+    loaded: Replaced,
+    rows_written: int,
+    kept: int,
+) -> WriteResult:
+    """Figures for the asset checks and metadata, read inside the write transaction."""
+    pk = load.primary_key
+    rows_in_table, duplicates, nulls = con.execute(
+        "SELECT count(*), "
+        + (
+            f"count(*) - count(DISTINCT {quote(pk)}), count(*) - count({quote(pk)}) "
+            if pk
+            else "0, 0 "
+        )
+        + f"FROM {target}"
+    ).fetchone()
+    rows_per_day: dict[str, int] = {}
+    if load.replace is not None:
+        day = f"to_char({quote(load.replace.column)} AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
+        rows_per_day = dict(
+            con.execute(
+                f"SELECT {day} AS d, count(*) FROM {target} WHERE {loaded.where} "
+                "GROUP BY d ORDER BY d",
+                loaded.params,
+            ).fetchall()
+        )
+        check_range_rows(target, rows_per_day, rows_written, kept)
+    names = ", ".join(quote(f.name) for f in load.fields)
+    cursor = con.execute(
+        f"SELECT {names} FROM {target} WHERE {loaded.where} LIMIT 5", loaded.params
+    )
+    preview = pd.DataFrame(cursor.fetchall(), columns=[c.name for c in cursor.description])
+    return WriteResult(
+        rows_written, rows_in_table, rows_per_day, duplicates, nulls, preview, rows_kept=kept
+    )
+
+
+def _frame_type(column: pd.Series) -> str:
+    """The PostgreSQL type of a DataFrame column (structures as JSONB, anything else as text)."""
+    types = pd.api.types
+    if types.is_bool_dtype(column):
+        return "BOOLEAN"
+    if types.is_integer_dtype(column):
+        return "BIGINT"
+    if types.is_float_dtype(column):
+        return "FLOAT8"
+    if isinstance(column.dtype, pd.DatetimeTZDtype):
+        return "TIMESTAMPTZ"
+    if types.is_datetime64_dtype(column):
+        return "TIMESTAMP"
+    values = column.dropna()
+    if len(values) and all(isinstance(v, (dict, list)) for v in values):
+        return "JSONB"
+    return "TEXT"
+
+
+def _frame_rows(frame: pd.DataFrame, types: list[str]) -> Iterator[list[Any]]:
+    """The frame's rows as Python values for COPY: missing values as NULL, structures as
+    JSONB, text columns as ``str``."""
+    columns = []
+    for name, kind in zip(frame.columns, types, strict=True):
+        values = frame[name].astype(object).where(frame[name].notna(), None).tolist()
+        if kind == "JSONB":
+            values = [None if v is None else Jsonb(v) for v in values]
+        elif kind == "TEXT":
+            values = [None if v is None else str(v) for v in values]
+        columns.append(values)
+    return (list(row) for row in zip(*columns, strict=True))

@@ -1,0 +1,129 @@
+"""Typing API records into the catalog's types in PostgreSQL SQL: ``normalize.py``'s rules, there.
+
+Records are staged as one JSONB value each (``postgres.py``) and typed by the SELECT built here
+while they are inserted, exactly as DuckDB types them (see ``normalize._conversion`` for the
+accepted forms of each type), so that a value of the wrong type fails the load with the same
+message on both warehouses. PostgreSQL has neither ``TRY_CAST`` nor ``error()``: a few
+session-local helper functions (``pg_temp``, gone with the connection) stand in for them, and
+every cast is guarded by a nested ``CASE`` (the only construct whose evaluation order
+PostgreSQL guarantees).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from aircall_assets.catalog import Field
+from aircall_assets.normalize import ERROR_END, UTC_OFFSET_AT_END
+from aircall_assets.sql import literal, quote
+
+# The catalog's warehouse types (DuckDB's names) as PostgreSQL columns.
+PG_TYPES = {
+    "BIGINT": "BIGINT",
+    "VARCHAR": "TEXT",
+    "BOOLEAN": "BOOLEAN",
+    "TIMESTAMPTZ": "TIMESTAMPTZ",
+    "JSON": "JSONB",
+}
+RECORD = "record"  # the staged JSONB column
+NUMBER = r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]{1,3})?$"
+# PostgreSQL's timestamptz range (4713 BC .. 294276 AD) in UNIX seconds
+EPOCH_RANGE = (-210_866_803_200, 9_224_318_015_999)
+
+HELPERS = f"""
+CREATE OR REPLACE FUNCTION pg_temp.aircall_integer(n numeric) RETURNS bigint
+LANGUAGE sql IMMUTABLE AS $$
+  SELECT CASE WHEN n = trunc(n) AND n BETWEEN -9223372036854775808 AND 9223372036854775807
+  THEN n::bigint END $$;
+CREATE OR REPLACE FUNCTION pg_temp.aircall_epoch(n numeric) RETURNS timestamptz
+LANGUAGE sql STABLE AS $$
+  SELECT CASE WHEN n BETWEEN {EPOCH_RANGE[0]} AND {EPOCH_RANGE[1]}
+  THEN timestamptz 'epoch' + n * interval '1 second' END $$;
+CREATE OR REPLACE FUNCTION pg_temp.aircall_timestamptz(t text) RETURNS timestamptz
+LANGUAGE plpgsql STABLE AS $$
+  BEGIN RETURN t::timestamptz; EXCEPTION WHEN others THEN RETURN NULL; END $$;
+CREATE OR REPLACE FUNCTION pg_temp.aircall_refuse(message text, kind anyelement)
+RETURNS anyelement LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION '%', message; END $$;
+"""
+
+
+def pg_type(field: Field) -> str:
+    try:
+        return PG_TYPES[field.warehouse_type]
+    except KeyError:
+        raise ValueError(
+            f"{field.name}: no PostgreSQL type for warehouse type {field.warehouse_type}"
+        ) from None
+
+
+def column_ddl(fields: Sequence[Field]) -> str:
+    """``"name" TYPE, ...`` for a CREATE TABLE of the fields' PostgreSQL types."""
+    return ", ".join(f"{quote(f.name)} {pg_type(f)}" for f in fields)
+
+
+def _conversion(field: Field) -> tuple[str, tuple[str, str] | None]:
+    """(typed value or NULL when not convertible, and for types that refuse values: the
+    condition that the raw value means NULL and why a value is refused); see the module
+    docstring."""
+    v = f"({RECORD} -> {literal(field.name)})"
+    kind = f"jsonb_typeof({v})"
+    text = f"btrim({v} #>> '{{}}')"
+    null = f"{v} IS NULL OR {kind} = 'null'"
+    empty_is_null = f"{null} OR ({kind} = 'string' AND {text} = '')"
+    wtype = field.warehouse_type
+    if wtype == "VARCHAR":
+        typed = f"CASE {kind} WHEN 'string' THEN {v} #>> '{{}}' WHEN 'null' THEN NULL "
+        return typed + f"ELSE {v}::text END", None
+    if wtype == "JSON":
+        return f"CASE WHEN {kind} <> 'null' THEN {v} END", None
+    if wtype == "BIGINT":
+        typed = (
+            f"CASE {kind} WHEN 'number' THEN pg_temp.aircall_integer({v}::numeric) "
+            f"WHEN 'string' THEN CASE WHEN {text} ~ {literal(NUMBER)} "
+            f"THEN pg_temp.aircall_integer({text}::numeric) END END"
+        )
+        return typed, (empty_is_null, "not an integer")
+    if wtype == "TIMESTAMPTZ":
+        typed = (
+            f"CASE {kind} WHEN 'number' THEN pg_temp.aircall_epoch({v}::numeric) "
+            f"WHEN 'string' THEN CASE WHEN {text} ~ '^-?[0-9]+$' "
+            f"THEN pg_temp.aircall_epoch({text}::numeric) "
+            f"WHEN {text} ~ {literal(UTC_OFFSET_AT_END)} "
+            f"THEN pg_temp.aircall_timestamptz({text}) END END"
+        )
+        return typed, (empty_is_null, "neither UNIX seconds nor an ISO 8601 time with its offset")
+    if wtype == "BOOLEAN":
+        typed = (
+            f"CASE {kind} WHEN 'boolean' THEN {v}::boolean "
+            f"WHEN 'number' THEN CASE {v}::text WHEN '1' THEN true WHEN '0' THEN false END "
+            f"WHEN 'string' THEN CASE WHEN lower({text}) IN ('true', '1', 'yes') THEN true "
+            f"WHEN lower({text}) IN ('false', '0', 'no') THEN false END END"
+        )
+        return typed, (null, "not a boolean")
+    raise ValueError(f"{field.name}: no conversion for warehouse type {wtype}")
+
+
+def typed_columns_sql(fields: Sequence[Field], table: str, primary_key: str | None) -> str:
+    """The SELECT list typing the staged ``record`` column: one output column per field, of
+    its PostgreSQL type, or ``aircall_refuse`` (an exception) at the first value that does not
+    fit, worded as on DuckDB."""
+    key = f"({RECORD} -> {literal(primary_key)})::text" if primary_key else None
+    record = f"'of record {primary_key}=' || coalesce({key}, '?')" if key else "'of the record'"
+    columns = []
+    for field in fields:
+        typed, refusal = _conversion(field)
+        if refusal is None:
+            columns.append(f"{typed} AS {quote(field.name)}")
+            continue
+        is_null, why = refusal
+        message = (
+            f"{literal(f'{table}.{field.name}: value ')} || "
+            f"({RECORD} -> {literal(field.name)})::text || ' ' || {record} || "
+            f"{literal(f' cannot be stored as {field.warehouse_type} ({why}). {ERROR_END}')}"
+        )
+        columns.append(
+            f"coalesce({typed}, CASE WHEN {is_null} THEN NULL "
+            f"ELSE pg_temp.aircall_refuse({message}, NULL::{pg_type(field)}) END) "
+            f"AS {quote(field.name)}"
+        )
+    return ",\n".join(columns)
