@@ -115,8 +115,7 @@ class Spool:
         root.mkdir(parents=True, exist_ok=True)
         _sweep(root, max_age)
         directory = root / _folder_name(identity)
-        directory.mkdir(exist_ok=True)
-        lock_fd = os.open(directory / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+        lock_fd = _open_lock(directory)
         try:
             fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -292,12 +291,24 @@ def _sweep(root: Path, max_age_seconds: float) -> None:
             if pid.isdigit() and not _process_alive(int(pid)):
                 shutil.rmtree(directory, ignore_errors=True)
             continue
+        # The age the manifest records, not the file's: the clock that wrote it, as resuming
+        # compares (a file system's clock may differ). No manifest: nothing was kept.
+        manifest = _read_manifest(directory)
+        stale = manifest is None or now - manifest.created_at > max_age_seconds
+        if stale and not _locked(directory):
+            shutil.rmtree(directory, ignore_errors=True)
+
+
+def _open_lock(directory: Path) -> int:
+    """The lock file of ``directory``, created with it (again, if another process's sweep
+    removed the folder between the two)."""
+    for _ in range(3):
+        directory.mkdir(exist_ok=True)
         try:
-            age = now - (directory / "manifest.json").stat().st_mtime
+            return os.open(directory / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
         except FileNotFoundError:
             continue
-        if age > max_age_seconds and not _locked(directory):
-            shutil.rmtree(directory, ignore_errors=True)
+    raise FileNotFoundError(f"{directory} keeps disappearing: is another process removing it?")
 
 
 def _locked(directory: Path) -> bool:
