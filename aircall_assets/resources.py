@@ -22,6 +22,7 @@ from aircall_assets.warehouse import (
     WarehouseIOManager,
     validate_memory_limit,
 )
+from aircall_assets.warehouse.url import WAREHOUSE_URL_ENV, NotOnPostgresError, check_url
 
 ENV_VARS = {
     "AIRCALL_API_ID": "Aircall API ID (Basic auth user). Required.",
@@ -39,6 +40,8 @@ ENV_VARS = {
     "Default 24.",
     "AIRCALL_BUDGET_DIR": "Folder of the shared budget files. Default: the temp dir's "
     "aircall_budgets.",
+    WAREHOUSE_URL_ENV: "postgresql://user:password@host:port/database: the warehouse is that "
+    "PostgreSQL database (the password is never shown). Unset: DuckDB at AIRCALL_DUCKDB_PATH.",
     "AIRCALL_DUCKDB_PATH": f"Warehouse file. Default {DEFAULT_DUCKDB_PATH}.",
     "AIRCALL_DUCKDB_MEMORY_LIMIT": f"DuckDB's memory budget for a load. Default "
     f"{DEFAULT_MEMORY_LIMIT}.",
@@ -73,10 +76,27 @@ def aircall_resource() -> AircallResource:
     )
 
 
+def warehouse_url() -> str | None:
+    """``AIRCALL_WAREHOUSE_URL`` if set, checked (a scheme other than PostgreSQL's is an error
+    when the definitions load, not at the first run)."""
+    url = os.environ.get(WAREHOUSE_URL_ENV)
+    return check_url(url) if url else None
+
+
 def duckdb_path() -> str:
+    """The DuckDB file, for the tools that read it themselves (``make status``, the demo);
+    with a PostgreSQL URL they would read a file nothing writes: a clear error instead."""
+    url = warehouse_url()
+    if url:
+        raise NotOnPostgresError("make status and the demo", url)
     return os.environ.get("AIRCALL_DUCKDB_PATH") or DEFAULT_DUCKDB_PATH
 
 
 def warehouse_io_manager() -> WarehouseIOManager:
-    memory = os.environ.get("AIRCALL_DUCKDB_MEMORY_LIMIT") or DEFAULT_MEMORY_LIMIT
-    return WarehouseIOManager(path=duckdb_path(), memory_limit=validate_memory_limit(memory))
+    memory = validate_memory_limit(
+        os.environ.get("AIRCALL_DUCKDB_MEMORY_LIMIT") or DEFAULT_MEMORY_LIMIT
+    )
+    if warehouse_url():
+        # an EnvVar: Dagster resolves it at run start and shows only the variable's name
+        return WarehouseIOManager(url=dg.EnvVar(WAREHOUSE_URL_ENV), memory_limit=memory)
+    return WarehouseIOManager(path=duckdb_path(), memory_limit=memory)

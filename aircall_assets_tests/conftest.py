@@ -91,5 +91,11 @@ def warehouse(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[Warehou
     if request.param == "duckdb":
         yield WarehouseUnderTest("duckdb", str(tmp_path / "w.duckdb"))
         return
-    with fresh_database(request.getfixturevalue("postgres_url")) as url:
-        yield WarehouseUnderTest("postgres", url)
+    yield WarehouseUnderTest("postgres", request.getfixturevalue("postgres_database"))
+
+
+@pytest.fixture
+def postgres_database(postgres_url: str) -> Iterator[str]:
+    """The URL of an empty database of this test alone, on the session's server."""
+    with fresh_database(postgres_url) as url:
+        yield url
