@@ -123,11 +123,11 @@ def test_integers_and_booleans_accept_what_the_api_may_send(warehouse):
         ("duration", 12.5, "12.5", "BIGINT (not an integer)"),
         ("duration", True, "true", "BIGINT (not an integer)"),
         ("duration", 2**63, str(2**63), "BIGINT (not an integer)"),
-        # each database writes a number out its own way
+        # DuckDB shows the double it read, PostgreSQL the JSON text as spooled
         (
             "duration",
             1.5e19,
-            {"duckdb": "15000000000000000000.0", "postgres": "15000000000000000000"},
+            {"duckdb": "15000000000000000000.0", "postgres": "1.5e+19"},
             "BIGINT (not an integer)",
         ),
         ("archived", "maybe", '"maybe"', "BOOLEAN (not a boolean)"),

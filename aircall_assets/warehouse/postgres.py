@@ -2,7 +2,7 @@
 
 A load gives the same guarantees as on DuckDB (``duckdb_file.py``), in one transaction:
 
-* the spooled records are streamed with ``COPY`` into a temporary table of one JSONB value per
+* the spooled records are streamed with ``COPY`` into a temporary table of one JSON text per
   record, one chunk at a time (the client holds one chunk, never the range), before any lock;
 * then, under a transaction-scoped advisory lock of the table (two loads of one table merge in
   turn; other tables, and readers, are never blocked): the table is created or given its newly
@@ -37,11 +37,17 @@ from aircall_assets.warehouse.base import (
     WriteResult,
     check_range_rows,
 )
-from aircall_assets.warehouse.postgres_types import HELPERS, RECORD, column_ddl, pg_type
+from aircall_assets.warehouse.postgres_types import (
+    HELPERS,
+    RECORD,
+    column_ddl,
+    pg_type,
+    split_records_sql,
+)
 from aircall_assets.warehouse.postgres_types import typed_columns_sql as typed_sql
 from aircall_assets.warehouse.url import check_url, mask, scrub
 
-STAGE = "aircall_staged_records"  # temp table of a load's records, one JSONB each
+STAGE = "aircall_staged_records"  # temp table of a load's records, one JSON text each
 UNSERVED = "aircall_unserved_rows"  # temp table of a load's rows the API no longer serves
 COPY_BATCH = 5_000  # records per COPY write: bounds the bytes held beside the chunk
 CONNECT_TIMEOUT_S = 30
@@ -210,7 +216,7 @@ def _stage(con: psycopg.Connection, spool: Spool) -> int:
 
     COPY's text format needs only the backslash escaped in a JSON text (orjson escapes every
     control character); one ``orjson.dumps`` per record is the only per-record Python work."""
-    con.execute(f"CREATE TEMP TABLE {STAGE} ({RECORD} jsonb) ON COMMIT DROP")
+    con.execute(f"CREATE TEMP TABLE {STAGE} ({RECORD} json) ON COMMIT DROP")
     staged = 0
     with con.cursor() as cur, cur.copy(f"COPY {STAGE} ({RECORD}) FROM STDIN") as copy:
         for records in spool.records():
@@ -227,7 +233,8 @@ def _insert_typed(con: psycopg.Connection, target: str, table: str, load: TableL
     try:
         return con.execute(
             f"INSERT INTO {target} ({names}) "
-            f"SELECT {typed_sql(load.fields, table, load.primary_key)} FROM {STAGE}"
+            f"SELECT {typed_sql(load.fields, table, load.primary_key)} "
+            f"FROM {split_records_sql(STAGE, load.fields)}"
         ).rowcount
     except psycopg.errors.RaiseException as exc:
         text = exc.diag.message_primary or ""
