@@ -1,4 +1,5 @@
-"""Materialize the extract assets against the simulator and compare the warehouse cell by cell."""
+"""Materialize the extract assets against the simulator and compare the warehouse cell by cell
+(the tests taking the ``warehouse`` fixture run on DuckDB and on PostgreSQL)."""
 
 from datetime import date, datetime, timedelta, timezone
 
@@ -9,10 +10,12 @@ from aircall_assets.assets import build_extract_asset
 from aircall_assets.catalog import TABLES
 from aircall_assets.normalize import epoch_micros
 from aircall_assets.settings import parse_settings
-from aircall_assets.warehouse import WarehouseIOManager, range_run_figures
+from aircall_assets.simulator.config import utc_today
+from aircall_assets.warehouse import range_run_figures
 from aircall_assets_tests.helpers import assert_table_matches, query, resource_for
+from aircall_assets_tests.warehouses import io_manager_for
 
-START = date.today() - timedelta(days=6)
+START = utc_today() - timedelta(days=6)
 DAYS = 5
 BIG_DAY = START + timedelta(days=3)
 KEYED = ["users", "numbers", "contacts", "calls"]
@@ -66,7 +69,7 @@ def materialize(
         assets,
         resources={
             "aircall": resource or resource_for(sim),
-            "warehouse_io_manager": WarehouseIOManager(path=str(db)),
+            "warehouse_io_manager": io_manager_for(db),
         },
         tags=tags,
         partition_key=partition.isoformat() if partition else None,
@@ -88,8 +91,8 @@ def calls_between(sim, first: date, end: date):
     return sim.store.calls_between(ts(first), ts(end))
 
 
-def test_every_table_over_the_whole_range_matches_the_api(account, tmp_path):
-    db = tmp_path / "w.duckdb"
+def test_every_table_over_the_whole_range_matches_the_api(account, warehouse):
+    db = warehouse.address
     last = START + timedelta(days=DAYS - 1)
     result = materialize(account, db, KEYED, first=START, last=last)
     assert result.success
@@ -175,8 +178,8 @@ def test_single_partition_and_midnight_call(account, tmp_path):
     assert_table_matches(db, TABLES["calls"], both)
 
 
-def test_reruns_never_duplicate_and_pick_up_changed_calls(account, tmp_path):
-    db = tmp_path / "w.duckdb"
+def test_reruns_never_duplicate_and_pick_up_changed_calls(account, warehouse):
+    db = warehouse.address
     day = START + timedelta(days=4)
     for _ in range(2):
         assert materialize(account, db, ["calls"], first=day - timedelta(days=1), last=day).success
@@ -194,8 +197,8 @@ def test_reruns_never_duplicate_and_pick_up_changed_calls(account, tmp_path):
     )
 
 
-def test_column_selection_from_run_config_and_settings(account, tmp_path):
-    db = tmp_path / "w.duckdb"
+def test_column_selection_from_run_config_and_settings(account, warehouse):
+    db = warehouse.address
     day = START + timedelta(days=2)
     config = {"ops": {"aircall__calls": {"config": {"columns": ["duration", "sid"]}}}}
     assert materialize(account, db, ["calls"], partition=day, run_config=config).success
@@ -242,8 +245,8 @@ def test_schema_drift_is_reported(account, tmp_path):
     ]
 
 
-def test_tables_load_as_dataframe_inputs_of_downstream_assets(account, tmp_path):
-    db = tmp_path / "w.duckdb"
+def test_tables_load_as_dataframe_inputs_of_downstream_assets(account, warehouse):
+    db = warehouse.address
 
     @dg.asset(key=["analytics", "tag_colors"], ins={"tags": dg.AssetIn(key=["aircall", "tags"])})
     def tag_colors(tags):
@@ -254,8 +257,8 @@ def test_tables_load_as_dataframe_inputs_of_downstream_assets(account, tmp_path)
         [build_extract_asset(TABLES["tags"], parse_settings({})), tag_colors],
         resources={
             "aircall": resource_for(account),
-            "warehouse_io_manager": WarehouseIOManager(path=str(db)),
-            "io_manager": WarehouseIOManager(path=str(db)),
+            "warehouse_io_manager": io_manager_for(db),
+            "io_manager": io_manager_for(db),
         },
     )
     assert result.success
@@ -265,13 +268,13 @@ def test_tables_load_as_dataframe_inputs_of_downstream_assets(account, tmp_path)
 
 @pytest.mark.parametrize(("field", "what"), [("id", "primary key"), ("started_at", "date")])
 def test_records_without_their_key_or_date_fail_the_run_and_keep_previous_rows(
-    simulator_factory, tmp_path, field, what
+    simulator_factory, warehouse, field, what
 ):
     """Without this, id-less calls collapsed into one row per day and replaced the good ones."""
     from aircall_assets.reliability.proxy import Proxy, on_records
 
     sim = simulator_factory(start_date=START, days=2, calls_per_day=20)
-    db = tmp_path / "w.duckdb"
+    db = warehouse.address
     assert materialize(sim, db, ["calls"], partition=START).success
     before = query(db, "SELECT * FROM aircall.calls ORDER BY id")
     with Proxy(sim.base_url, on_records("/v1/calls", lambda r: r.pop(field))) as proxy:
@@ -287,14 +290,14 @@ def test_records_without_their_key_or_date_fail_the_run_and_keep_previous_rows(
     assert query(db, "SELECT * FROM aircall.calls ORDER BY id") == before
 
 
-def test_a_backfill_of_days_aircall_no_longer_serves_keeps_their_rows(tmp_path):
+def test_a_backfill_of_days_aircall_no_longer_serves_keeps_their_rows(warehouse):
     """Aircall serves calls for about six months: re-reading older days must not empty them."""
     from aircall_assets.simulator import Simulator, SimulatorConfig
 
-    today = date.today()
+    today = utc_today()
     first = today - timedelta(days=186)
     last = first + timedelta(days=9)  # its last 4 days are still served
-    db = tmp_path / "w.duckdb"
+    db = warehouse.address
     settings = parse_settings({"history_start": (first - timedelta(days=1)).isoformat()})
     shape = {"seed": 3, "start_date": first, "days": 10, "calls_per_day": 6, "contacts": 5}
     with Simulator(SimulatorConfig(**shape, retention_days=400)) as then:

@@ -4,6 +4,7 @@ each test, written through the project's own code and read back by plain SQL."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from os import PathLike
 
 from aircall_assets.warehouse import TableStore, WarehouseIOManager
 from aircall_assets_tests.helpers import query
@@ -28,6 +29,13 @@ TYPE_NAMES = {
 }
 
 
+def io_manager_for(address: str | PathLike[str]) -> WarehouseIOManager:
+    """The IO manager of a warehouse given as a PostgreSQL URL or a DuckDB file's path."""
+    if str(address).startswith(("postgresql://", "postgres://")):
+        return WarehouseIOManager(url=str(address))
+    return WarehouseIOManager(path=str(address))
+
+
 @dataclass(frozen=True)
 class WarehouseUnderTest:
     kind: str
@@ -38,9 +46,7 @@ class WarehouseUnderTest:
         return self.io_manager().store
 
     def io_manager(self) -> WarehouseIOManager:
-        if self.kind == "postgres":
-            return WarehouseIOManager(url=self.address)
-        return WarehouseIOManager(path=self.address)
+        return io_manager_for(self.address)
 
     def query(self, sql: str, params=None) -> list[tuple]:
         return query(self.address, sql, params)
