@@ -1,4 +1,5 @@
-"""A backfill killed with SIGKILL mid-run leaves the previous warehouse rows intact."""
+"""A backfill killed with SIGKILL mid-run leaves the previous warehouse rows intact, on DuckDB and
+on PostgreSQL (where the killed connection's transaction is rolled back by the server)."""
 
 import os
 import signal
@@ -21,7 +22,10 @@ from aircall_assets.client import AircallResource
 from aircall_assets.settings import parse_settings
 from aircall_assets.warehouse import WarehouseIOManager
 
-first, last = sys.argv[1], sys.argv[2]
+first, last, db = sys.argv[1], sys.argv[2], os.environ["DB"]
+warehouse = (
+    WarehouseIOManager(url=db) if db.startswith("postgresql://") else WarehouseIOManager(path=db)
+)
 settings = parse_settings({"history_start": first})
 result = dg.materialize(
     [build_extract_asset(TABLES["calls"], settings)],
@@ -30,7 +34,7 @@ result = dg.materialize(
             api_id="demo", api_token="demo", base_url=os.environ["SIM_URL"],
             requests_per_minute=int(os.environ.get("RPM", "0")), rate_window_seconds=1.0,
         ),
-        "warehouse_io_manager": WarehouseIOManager(path=os.environ["DB"]),
+        "warehouse_io_manager": warehouse,
     },
     tags={"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last},
 )
@@ -54,11 +58,11 @@ def run_child(sim, db, first: date, last: date, rpm: int = 0) -> subprocess.Pope
 
 
 def test_sigkill_during_backfill_keeps_previous_rows_and_rerun_converges(
-    simulator_factory, tmp_path, own_spool_dir
+    simulator_factory, warehouse, own_spool_dir
 ):
     start = utc_today() - timedelta(days=4)
     sim = simulator_factory(start_date=start, days=4, calls_per_day=300)
-    db = tmp_path / "w.duckdb"
+    db = warehouse.address
     last = start + timedelta(days=3)
     assert run_child(sim, db, start, last).wait(120) == 0
     calls = TABLES["calls"]

@@ -2,10 +2,14 @@
 fixture runs each test on both): typed DDL, transactional replace, evolution, concurrency."""
 
 import multiprocessing
+import os
+import signal
+import time
 from datetime import datetime, timezone
 
 import duckdb
 import pandas as pd
+import psycopg
 import pytest
 
 from aircall_assets.catalog import get_table
@@ -247,3 +251,39 @@ def test_days_the_api_no_longer_serves_are_kept_and_updated_by_key(warehouse):
     assert rows(warehouse) == [(1, 1), (2, 20), (4, 4)]
     assert result.rows_kept == 1 and result.rows_written == 2
     assert result.rows_per_day == {"2026-06-01": 1, "2026-06-02": 1, "2026-06-04": 1}
+
+
+def _load_in_child(url: str) -> None:
+    # call 5 moved into the range: its old row, outside, is deleted last
+    WarehouseUnderTest("postgres", url).store.replace(
+        "aircall", "calls", load([call(9, 1, duration=9), call(5, 2, duration=50)])
+    )
+
+
+def test_a_load_killed_inside_its_postgres_transaction_leaves_the_previous_rows(
+    postgres_database,
+):
+    """Killed after its delete and insert, holding the table's merge lock: the server rolls
+    the transaction back and frees the lock with the dead connection."""
+    wh = WarehouseUnderTest("postgres", postgres_database)
+    before = [call(1, 1, duration=1), call(2, 2, duration=2), call(5, 5, duration=5)]
+    wh.store.replace("aircall", "calls", load(before, end=6))
+    child = multiprocessing.get_context("spawn").Process(
+        target=_load_in_child, args=(postgres_database,)
+    )
+    with psycopg.connect(postgres_database) as blocker:
+        # the old row of call 5 stays locked: the child's last delete waits for it
+        blocker.execute("SELECT 1 FROM aircall.calls WHERE id = 5 FOR UPDATE")
+        child.start()
+        deadline = time.monotonic() + 60
+        while not wh.query(
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+            'AND query LIKE \'DELETE FROM "aircall"."calls" WHERE "id" IN%\''
+        )[0][0]:
+            assert child.is_alive() and time.monotonic() < deadline, "the load never blocked"
+            time.sleep(0.02)
+        os.kill(child.pid, signal.SIGKILL)
+        child.join(30)
+    assert rows(wh) == [(1, 1), (2, 2), (5, 5)]
+    result = wh.store.replace("aircall", "calls", load([call(3, 1, duration=3)]))
+    assert rows(wh) == [(3, 3), (5, 5)] and result.rows_replaced == 2
