@@ -105,11 +105,11 @@ def _resumed_windows(
                 table, leaf.start, leaf.end, on_total=progress.window_total
             )
         remaining[0] = (leaf.end, remaining[0][1])
+    remaining = [(start, end) for start, end in remaining if start < end]
     for start, end in remaining:
         progress.reading(start, end)
     for start, end in remaining:
-        if start < end:
-            yield from client.iter_window(table, start, end, on_total=progress.window_total)
+        yield from client.iter_window(table, start, end, on_total=progress.window_total)
 
 
 def read_windows(

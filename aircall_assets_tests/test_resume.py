@@ -176,3 +176,12 @@ def test_progress_lines_say_how_far_the_read_is(account, monkeypatch):
     assert lines[0].startswith("window split: calls: 1 pages, 50 of 12,000 records (0%)")
     assert all(f in lines[5] for f in ("of 12,000 records", "requests/min", "budget", "ETA"))
     assert lines[-1].startswith("read done: calls: 240 pages, 12,000 of 12,000 records (100%)")
+
+
+def test_a_read_resumed_in_its_last_window_reports_its_total(account, monkeypatch):
+    sim, windows = account
+    monkeypatch.setattr("aircall_assets.spool.FLUSH_SECONDS", 0.0)
+    identity = {"table": "calls", "range": "last leaf"}
+    _read(sim, Spool.resumable(identity), windows, stop_after=200)  # inside the third leaf
+    lines = _read(sim, Spool.resumable(identity), windows)
+    assert lines[-1].startswith("read done: calls: 40 pages, 12,000 of 12,000 records (100%)")
