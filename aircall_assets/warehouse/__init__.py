@@ -1,5 +1,7 @@
-"""The warehouse: one interface (``base.TableStore``), a DuckDB file (``duckdb_file.py``), and the
-Dagster IO manager that writes to it (``io_manager.py``).
+"""The warehouse: one interface (``base.TableStore``) and two implementations, a DuckDB file
+(``duckdb_file.py``) and a PostgreSQL database (``postgres.py``), chosen by
+``AIRCALL_WAREHOUSE_URL`` (``url.py``) in the Dagster IO manager that writes to them
+(``io_manager.py``).
 
 The names other modules use are re-exported here, so that they import them from
 ``aircall_assets.warehouse`` whichever module implements them.

@@ -3,13 +3,12 @@
 Records are staged as one JSON text each (``postgres.py``; JSON, not JSONB: it is parsed once
 below instead of converted on the way in), split into one JSON value per field in a single pass
 (``json_to_record``: reading a field at a time would parse, or for JSONB decompress, the whole
-record once per field, several times slower) and typed by the SELECT built here while they are inserted,
-exactly as DuckDB types them (see ``normalize._conversion`` for the
-accepted forms of each type), so that a value of the wrong type fails the load with the same
-message on both warehouses. PostgreSQL has neither ``TRY_CAST`` nor ``error()``: a few
-session-local helper functions (``pg_temp``, gone with the connection) stand in for them, and
-every cast is guarded by a nested ``CASE`` (the only construct whose evaluation order
-PostgreSQL guarantees).
+record once per field, several times slower), and typed by the SELECT built here while they are
+inserted, exactly as DuckDB types them (``normalize._conversion`` lists the accepted forms of
+each type), so that a value of the wrong type fails the load with the same message on both
+warehouses. PostgreSQL has neither ``TRY_CAST`` nor ``error()``: two session-local functions
+(``pg_temp``, gone with the connection) stand in for them, and every cast is guarded by a
+nested ``CASE`` (the only construct whose evaluation order PostgreSQL guarantees).
 """
 
 from __future__ import annotations
