@@ -128,14 +128,43 @@ class Replaced:
         return cls(f"{column} >= {mark} AND {column} < {mark}", [start, end])
 
 
-def check_range_rows(
-    target: str, rows_per_day: dict[str, int], rows_written: int, kept: int
-) -> None:
-    """The replaced range holds exactly the rows loaded and kept; else a record was dated
-    outside its read's range (its row would be deleted by no later load of its day)."""
-    if sum(rows_per_day.values()) != rows_written + kept:
-        raise RuntimeError(
-            f"{target}: {sum(rows_per_day.values())} rows in the replaced range after "
-            f"loading {rows_written} and keeping {kept}: a record was dated outside the "
-            "range it was read for"
+def verify_load(
+    fetch: Callable[[str, list[Any]], list[tuple[Any, ...]]],
+    preview: Callable[[str, list[Any]], pd.DataFrame],
+    day_of: Callable[[str], str],
+    target: str,
+    load: TableLoad,
+    loaded: Replaced,
+    rows_written: int,
+    kept: int,
+) -> WriteResult:
+    """Figures for the asset checks and metadata, read inside the write transaction.
+
+    The databases differ only in how they run a query (``fetch``: rows, ``preview``: a
+    DataFrame) and how they name a timestamp's UTC day (``day_of``: SQL of a column)."""
+    pk = load.primary_key
+    keys = (
+        f"count(*) - count(DISTINCT {quote(pk)}), count(*) - count({quote(pk)}) " if pk else "0, 0 "
+    )
+    ((rows_in_table, duplicates, nulls),) = fetch(f"SELECT count(*), {keys}FROM {target}", [])
+    rows_per_day: dict[str, int] = {}
+    if load.replace is not None:
+        day = day_of(quote(load.replace.column))
+        rows_per_day = dict(
+            fetch(
+                f"SELECT {day} AS d, count(*) FROM {target} WHERE {loaded.where} "
+                "GROUP BY d ORDER BY d",
+                loaded.params,
+            )
         )
+        if sum(rows_per_day.values()) != rows_written + kept:
+            raise RuntimeError(
+                f"{target}: {sum(rows_per_day.values())} rows in the replaced range after "
+                f"loading {rows_written} and keeping {kept}: a record was dated outside the "
+                "range it was read for"
+            )
+    names = ", ".join(quote(f.name) for f in load.fields)
+    sample = preview(f"SELECT {names} FROM {target} WHERE {loaded.where} LIMIT 5", loaded.params)
+    return WriteResult(
+        rows_written, rows_in_table, rows_per_day, duplicates, nulls, sample, rows_kept=kept
+    )

@@ -37,7 +37,7 @@ from aircall_assets.warehouse.base import (
     TableLoad,
     TableStore,
     WriteResult,
-    check_range_rows,
+    verify_load,
 )
 
 DEFAULT_DUCKDB_PATH = "data/aircall.duckdb"
@@ -345,32 +345,13 @@ def _verify(
     rows_written: int,
     kept: int,
 ) -> WriteResult:
-    """Figures for the asset checks and metadata, read inside the write transaction."""
-    pk = load.primary_key
-    rows_in_table, duplicates, nulls = con.execute(
-        "SELECT count(*), "
-        + (
-            f"count(*) - count(DISTINCT {quote(pk)}), count(*) - count({quote(pk)}) "
-            if pk
-            else "0, 0 "
-        )
-        + f"FROM {target}"
-    ).fetchone()
-    rows_per_day: dict[str, int] = {}
-    if load.replace is not None:
-        day = f"strftime(date_trunc('day', {quote(load.replace.column)}), '%Y-%m-%d')"
-        rows_per_day = dict(
-            con.execute(
-                f"SELECT {day} AS d, count(*) FROM {target} WHERE {loaded.where} "
-                "GROUP BY d ORDER BY d",
-                loaded.params,
-            ).fetchall()
-        )
-        check_range_rows(target, rows_per_day, rows_written, kept)
-    names = ", ".join(quote(f.name) for f in load.fields)
-    preview = con.execute(
-        f"SELECT {names} FROM {target} WHERE {loaded.where} LIMIT 5", loaded.params
-    ).df()
-    return WriteResult(
-        rows_written, rows_in_table, rows_per_day, duplicates, nulls, preview, rows_kept=kept
+    return verify_load(
+        lambda sql, params: con.execute(sql, params).fetchall(),
+        lambda sql, params: con.execute(sql, params).df(),
+        lambda column: f"strftime(date_trunc('day', {column}), '%Y-%m-%d')",
+        target,
+        load,
+        loaded,
+        rows_written,
+        kept,
     )

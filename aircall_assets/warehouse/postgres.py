@@ -35,7 +35,7 @@ from aircall_assets.warehouse.base import (
     TableLoad,
     TableStore,
     WriteResult,
-    check_range_rows,
+    verify_load,
 )
 from aircall_assets.warehouse.postgres_types import (
     HELPERS,
@@ -278,35 +278,19 @@ def _verify(
     rows_written: int,
     kept: int,
 ) -> WriteResult:
-    """Figures for the asset checks and metadata, read inside the write transaction."""
-    pk = load.primary_key
-    rows_in_table, duplicates, nulls = con.execute(
-        "SELECT count(*), "
-        + (
-            f"count(*) - count(DISTINCT {quote(pk)}), count(*) - count({quote(pk)}) "
-            if pk
-            else "0, 0 "
-        )
-        + f"FROM {target}"
-    ).fetchone()
-    rows_per_day: dict[str, int] = {}
-    if load.replace is not None:
-        day = f"to_char({quote(load.replace.column)} AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
-        rows_per_day = dict(
-            con.execute(
-                f"SELECT {day} AS d, count(*) FROM {target} WHERE {loaded.where} "
-                "GROUP BY d ORDER BY d",
-                loaded.params,
-            ).fetchall()
-        )
-        check_range_rows(target, rows_per_day, rows_written, kept)
-    names = ", ".join(quote(f.name) for f in load.fields)
-    cursor = con.execute(
-        f"SELECT {names} FROM {target} WHERE {loaded.where} LIMIT 5", loaded.params
-    )
-    preview = pd.DataFrame(cursor.fetchall(), columns=[c.name for c in cursor.description])
-    return WriteResult(
-        rows_written, rows_in_table, rows_per_day, duplicates, nulls, preview, rows_kept=kept
+    def preview(sql: str, params: list[Any]) -> pd.DataFrame:
+        cursor = con.execute(sql, params)
+        return pd.DataFrame(cursor.fetchall(), columns=[c.name for c in cursor.description])
+
+    return verify_load(
+        lambda sql, params: con.execute(sql, params).fetchall(),
+        preview,
+        lambda column: f"to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD')",
+        target,
+        load,
+        loaded,
+        rows_written,
+        kept,
     )
 
 
