@@ -128,6 +128,18 @@ class Replaced:
         return cls(f"{column} >= {mark} AND {column} < {mark}", [start, end])
 
 
+UNSERVED = "aircall_unserved_rows"  # temp table of a load's rows the API no longer serves
+
+
+def not_reloaded(target: str, aside: str, primary_key: str | None) -> str:
+    """The WHERE clause keeping the rows of ``aside`` whose key is not in ``target`` (a load
+    brought none again); all of them for a table without a key."""
+    if not primary_key:
+        return ""
+    key = quote(primary_key)
+    return f"WHERE NOT EXISTS (SELECT 1 FROM {target} t WHERE t.{key} = {aside}.{key})"
+
+
 def verify_load(
     fetch: Callable[[str, list[Any]], list[tuple[Any, ...]]],
     preview: Callable[[str, list[Any]], pd.DataFrame],

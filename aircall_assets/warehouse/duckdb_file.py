@@ -33,10 +33,12 @@ from aircall_assets.normalize import NormalizationError, raw_columns, typed_colu
 from aircall_assets.spool import Spool
 from aircall_assets.sql import column_ddl, literal, quote
 from aircall_assets.warehouse.base import (
+    UNSERVED,
     Replaced,
     TableLoad,
     TableStore,
     WriteResult,
+    not_reloaded,
     verify_load,
 )
 
@@ -50,7 +52,6 @@ DEFAULT_MEMORY_LIMIT = "96MB"
 _MEMORY = re.compile(r"\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)", re.IGNORECASE)
 CATALOG = "warehouse"
 MAX_RECORD_BYTES = 4 * 1024 * 1024
-UNSERVED = "aircall_unserved_rows"  # temp table of a load's rows the API no longer serves
 
 
 @contextmanager
@@ -287,12 +288,7 @@ def _set_aside_unserved(con: duckdb.DuckDBPyConnection, target: str, load: Table
 
 def _restore_unserved(con: duckdb.DuckDBPyConnection, target: str, load: TableLoad) -> int:
     """Put back the rows set aside whose key the load did not bring again; how many."""
-    key = quote(load.primary_key) if load.primary_key else None
-    missing = (
-        f"WHERE NOT EXISTS (SELECT 1 FROM {target} t WHERE t.{key} = {UNSERVED}.{key})"
-        if key
-        else ""
-    )
+    missing = not_reloaded(target, UNSERVED, load.primary_key)
     (restored,) = con.execute(
         f"INSERT INTO {target} BY NAME SELECT * FROM {UNSERVED} {missing}"
     ).fetchone()

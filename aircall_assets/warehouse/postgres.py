@@ -31,10 +31,12 @@ from aircall_assets.normalize import NormalizationError
 from aircall_assets.spool import Spool
 from aircall_assets.sql import quote
 from aircall_assets.warehouse.base import (
+    UNSERVED,
     Replaced,
     TableLoad,
     TableStore,
     WriteResult,
+    not_reloaded,
     verify_load,
 )
 from aircall_assets.warehouse.postgres_types import (
@@ -48,7 +50,6 @@ from aircall_assets.warehouse.postgres_types import typed_columns_sql as typed_s
 from aircall_assets.warehouse.url import check_url, mask, scrub
 
 STAGE = "aircall_staged_records"  # temp table of a load's records, one JSON text each
-UNSERVED = "aircall_unserved_rows"  # temp table of a load's rows the API no longer serves
 COPY_BATCH = 5_000  # records per COPY write: bounds the bytes held beside the chunk
 CONNECT_TIMEOUT_S = 30
 MARK = "%s"
@@ -260,12 +261,7 @@ def _set_aside_unserved(con: psycopg.Connection, target: str, load: TableLoad) -
 
 def _restore_unserved(con: psycopg.Connection, target: str, load: TableLoad) -> int:
     """Put back the rows set aside whose key the load did not bring again; how many."""
-    key = quote(load.primary_key) if load.primary_key else None
-    missing = (
-        f"WHERE NOT EXISTS (SELECT 1 FROM {target} t WHERE t.{key} = {UNSERVED}.{key})"
-        if key
-        else ""
-    )
+    missing = not_reloaded(target, UNSERVED, load.primary_key)
     # the rows were copied from the table after its columns were ensured: same columns, in order
     return con.execute(f"INSERT INTO {target} SELECT * FROM {UNSERVED} {missing}").rowcount
 
