@@ -21,12 +21,12 @@ from aircall_assets.catalog import Field, Table
 from aircall_assets.client import AircallError, AircallResource
 from aircall_assets.normalize import NormalizationError, SchemaDrift
 from aircall_assets.reads import Progress, read_full, read_windows
+from aircall_assets.resources import warehouse_kind, warehouse_pool
 from aircall_assets.settings import Settings
 from aircall_assets.spool import Spool
 from aircall_assets.warehouse import ReplaceRange, TableLoad, WriteResult
 
 GROUP = "aircall"
-WAREHOUSE_POOL = "aircall_duckdb"  # one writer per DuckDB file: every asset/op touching it
 IO_MANAGER_KEY = "warehouse_io_manager"
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
@@ -181,13 +181,13 @@ def build_extract_asset(table: Table, settings: Settings) -> dg.AssetsDefinition
     @dg.asset(
         key=asset_key(table),
         group_name=GROUP,
-        kinds={"aircall", "duckdb"},
+        kinds={"aircall", warehouse_kind()},
         description=table.purpose,
         partitions_def=partitions,
         backfill_policy=dg.BackfillPolicy.single_run() if partitions else None,
         io_manager_key=IO_MANAGER_KEY,
         check_specs=_check_specs(table),
-        pool=WAREHOUSE_POOL,
+        pool=warehouse_pool(),
         freshness_policy=dg.FreshnessPolicy.cron(
             deadline_cron=settings.schedule.freshness_deadline_cron,
             lower_bound_delta=timedelta(hours=24),

@@ -24,6 +24,8 @@ from aircall_assets.warehouse import (
 )
 from aircall_assets.warehouse.url import WAREHOUSE_URL_ENV, NotOnPostgresError, check_url
 
+DUCKDB_POOL = "aircall_duckdb"  # one writer per DuckDB file: every asset/op writing it
+
 ENV_VARS = {
     "AIRCALL_API_ID": "Aircall API ID (Basic auth user). Required.",
     "AIRCALL_API_TOKEN": "Aircall API token (Basic auth password). Required.",
@@ -81,6 +83,19 @@ def warehouse_url() -> str | None:
     when the definitions load, not at the first run)."""
     url = os.environ.get(WAREHOUSE_URL_ENV)
     return check_url(url) if url else None
+
+
+def warehouse_kind() -> str:
+    """The kind tag the UI shows on every asset stored in the warehouse: ``postgres`` or
+    ``duckdb``, the one ``AIRCALL_WAREHOUSE_URL`` chooses."""
+    return "postgres" if warehouse_url() else "duckdb"
+
+
+def warehouse_pool() -> str | None:
+    """The pool of the assets that write the warehouse. A DuckDB file takes one writer at a
+    time, so they share ``aircall_duckdb``; PostgreSQL's own transactions and advisory locks
+    serialise what must be, so there runs write in parallel, in no pool."""
+    return None if warehouse_url() else DUCKDB_POOL
 
 
 def duckdb_path() -> str:

@@ -6,8 +6,8 @@ import sys
 import dagster as dg
 
 from aircall_assets import defs
-from aircall_assets.assets import WAREHOUSE_POOL
 from aircall_assets.catalog import TABLES
+from aircall_assets.resources import DUCKDB_POOL
 
 KEYS = [f"aircall/{name}" for name in TABLES]
 
@@ -27,7 +27,7 @@ def test_asset_metadata_partitions_and_policy():
         schema = node.metadata["dagster/column_schema"]
         assert [c.name for c in schema.columns] == list(table.default_columns)
         assets_def = defs.resolve_assets_def(dg.AssetKey(["aircall", name]))
-        assert assets_def.op.pool == WAREHOUSE_POOL
+        assert assets_def.op.pool == DUCKDB_POOL
         if table.is_partitioned:
             assert isinstance(node.partitions_def, dg.DailyPartitionsDefinition)
             assert node.partitions_def.timezone == "UTC"
@@ -61,3 +61,18 @@ def test_dagster_cli_loads_the_module():
     )
     assert out.returncode == 0, out.stderr[-2000:]
     assert all(k in out.stdout for k in KEYS)
+
+
+def test_on_postgresql_the_assets_show_its_kind_and_write_in_no_pool(monkeypatch):
+    from aircall_assets.definitions import build_definitions
+    from aircall_assets.settings import load_settings
+
+    monkeypatch.setenv("AIRCALL_WAREHOUSE_URL", "postgresql://u:secret@127.0.0.1:1/w")
+    on_postgres = build_definitions(load_settings())
+    graph = on_postgres.resolve_asset_graph()
+    for key in [*KEYS, "aircall_reverse/unknown_callers"]:
+        asset_key = dg.AssetKey.from_user_string(key)
+        assert (
+            "postgres" in graph.get(asset_key).kinds and "duckdb" not in graph.get(asset_key).kinds
+        )
+        assert on_postgres.resolve_assets_def(asset_key).op.pool is None

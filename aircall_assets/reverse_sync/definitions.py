@@ -29,6 +29,7 @@ from pydantic import Field
 from aircall_assets.assets import IO_MANAGER_KEY
 from aircall_assets.catalog import CALLS, CONTACTS
 from aircall_assets.client import AircallResource
+from aircall_assets.resources import warehouse_kind
 from aircall_assets.reverse_sync.destinations import Destination
 from aircall_assets.reverse_sync.lock import destination_lock
 from aircall_assets.reverse_sync.payloads import (
@@ -452,7 +453,7 @@ def build_reverse_sync(settings: Settings) -> ReverseSyncDefinitions:
             RESPONSES_KEY,
             deps=sources,
             group_name=SYNC_GROUP,
-            kinds={"duckdb", "aircall"},
+            kinds={warehouse_kind(), "aircall"},
             description="Every request the reverse sync made, one row per row sent, with "
             "Aircall's status and body or the error (the seed's response webhook).",
             metadata={
@@ -464,7 +465,7 @@ def build_reverse_sync(settings: Settings) -> ReverseSyncDefinitions:
             STATE_KEY,
             deps=sources,
             group_name=SYNC_GROUP,
-            kinds={"duckdb"},
+            kinds={warehouse_kind()},
             description="Per destination and row key: last payload sent (hash), Aircall id, "
             "status. What makes the sync send only new or changed rows, exactly once.",
             metadata={

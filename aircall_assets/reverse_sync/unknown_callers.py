@@ -13,8 +13,9 @@ from typing import Any
 import dagster as dg
 import duckdb
 
-from aircall_assets.assets import IO_MANAGER_KEY, WAREHOUSE_POOL, asset_key
+from aircall_assets.assets import IO_MANAGER_KEY, asset_key
 from aircall_assets.catalog import CALLS, CONTACTS
+from aircall_assets.resources import warehouse_kind, warehouse_pool
 from aircall_assets.warehouse import Warehouse
 
 GROUP = "aircall_reverse"
@@ -137,12 +138,12 @@ def build_unknown_callers_asset() -> dg.AssetsDefinition:
     @dg.asset(
         key=UNKNOWN_CALLERS_KEY,
         group_name=GROUP,
-        kinds={"duckdb"},
+        kinds={warehouse_kind()},
         deps=[asset_key(CALLS), asset_key(CONTACTS)],
         # Rebuilt whenever calls or contacts land (daily schedule, backfills, contact edits),
         # by the daemon's automation sensor: the destination then always sees fresh callers.
         automation_condition=dg.AutomationCondition.eager(),
-        pool=WAREHOUSE_POOL,
+        pool=warehouse_pool(),
         io_manager_key=IO_MANAGER_KEY,
         required_resource_keys={IO_MANAGER_KEY},
         description="Phone numbers that called in (inbound, not anonymous) and match no "

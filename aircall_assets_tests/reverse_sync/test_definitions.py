@@ -5,7 +5,7 @@ from __future__ import annotations
 import dagster as dg
 
 from aircall_assets import defs
-from aircall_assets.assets import WAREHOUSE_POOL
+from aircall_assets.resources import DUCKDB_POOL
 from aircall_assets.reverse_sync.definitions import (
     RESPONSES_KEY,
     REVERSE_SYNC_JOB,
@@ -23,7 +23,7 @@ def test_jobs_ops_and_pool():
     # Outside the extracts' pool: a sync that waits hours on Aircall must not hold its slot.
     assert sync.graph.node_named(SYNC_OP).definition.pool is None
     assert test.graph.node_named(TEST_SEND_OP).definition.pool is None
-    assert defs.resolve_assets_def(dg.AssetKey(["aircall", "calls"])).op.pool == WAREHOUSE_POOL
+    assert defs.resolve_assets_def(dg.AssetKey(["aircall", "calls"])).op.pool == DUCKDB_POOL
     fields = sync.graph.node_named(SYNC_OP).definition.config_schema.config_type.fields
     assert {"destination", "dry_run", "sample_size", "resend_uncertain"} <= set(fields)
 
