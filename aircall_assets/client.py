@@ -27,7 +27,7 @@ import dagster as dg
 import orjson
 from pydantic import Field, PrivateAttr
 
-from aircall_assets.budget import FileBudget, RequestBudget
+from aircall_assets.budget import RequestBudget, budget_for_company
 from aircall_assets.catalog import Table
 from aircall_assets.normalize import NormalizationError, epoch_micros
 from aircall_assets.transport import SendFailed, Transport
@@ -194,13 +194,14 @@ class AircallClient:
         backoff_seconds: float = 1.0,
         max_rate_limit_wait: float = DEFAULT_MAX_RATE_LIMIT_WAIT,
         budget: RequestBudget | None = None,
+        warehouse_url: str | None = None,
     ) -> None:
         if not api_id or not api_token:
             raise AircallAuthError(f"Aircall credentials are missing. {CREDENTIAL_HELP}")
         self.base_url = validate_base_url(base_url)
         self._transport = Transport(self.base_url, api_id, api_token, connect_timeout, read_timeout)
-        self.budget = budget or FileBudget.for_company(
-            self.base_url, api_id, requests_per_minute, rate_window_seconds
+        self.budget = budget or budget_for_company(
+            self.base_url, api_id, requests_per_minute, rate_window_seconds, warehouse_url
         )
         self.requests_per_minute = requests_per_minute * 60 / rate_window_seconds  # 0: unpaced
         self.max_attempts = max_attempts
@@ -587,12 +588,25 @@ class AircallResource(dg.ConfigurableResource):
     max_attempts: int = Field(default=8, description="Attempts per request on transient errors.")
     read_timeout: float = Field(default=30.0, description="Seconds to wait for an answer.")
     backoff_seconds: float = Field(default=1.0, description="First retry delay, doubled each time.")
+    warehouse_url: str | None = Field(
+        default=None,
+        description="PostgreSQL warehouse holding the company's request budget, for processes "
+        "on several machines (env AIRCALL_WAREHOUSE_URL, its password never shown); unset: a "
+        "file of AIRCALL_BUDGET_DIR, for the processes of one machine.",
+    )
 
     _clients: list[AircallClient] = PrivateAttr(default_factory=list)
 
-    def __repr_args__(self):  # never show the token, nor the id, in reprs or logs
+    def __repr_args__(self):  # never show the token, the id or a password in reprs or logs
         for name, value in super().__repr_args__():
-            yield name, ("***" if name in ("api_id", "api_token") else value)
+            if name in ("api_id", "api_token"):
+                value = "***"
+            elif name == "warehouse_url" and value:
+                # imported here: the warehouse package imports this module
+                from aircall_assets.warehouse.url import mask
+
+                value = mask(value)
+            yield name, value
 
     def get_client(self) -> AircallClient:
         """A fresh client (own stats) on its company's shared budget."""
@@ -606,6 +620,7 @@ class AircallResource(dg.ConfigurableResource):
             max_attempts=self.max_attempts,
             read_timeout=self.read_timeout,
             backoff_seconds=self.backoff_seconds,
+            warehouse_url=self.warehouse_url,
         )
         self._clients.append(client)
         return client

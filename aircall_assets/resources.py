@@ -40,8 +40,8 @@ ENV_VARS = {
     "aircall_spool.",
     "AIRCALL_SPOOL_MAX_AGE_H": "Oldest spool a rerun resumes, in hours; 0 never resumes. "
     "Default 24.",
-    "AIRCALL_BUDGET_DIR": "Folder of the shared budget files. Default: the temp dir's "
-    "aircall_budgets.",
+    "AIRCALL_BUDGET_DIR": "Folder of the shared budget files, on DuckDB (on PostgreSQL the "
+    "budget is a row of aircall_sync.request_budget). Default: the temp dir's aircall_budgets.",
     WAREHOUSE_URL_ENV: "postgresql://user:password@host:port/database: the warehouse is that "
     "PostgreSQL database (the password is never shown). Unset: DuckDB at AIRCALL_DUCKDB_PATH.",
     "AIRCALL_DUCKDB_PATH": f"Warehouse file. Default {DEFAULT_DUCKDB_PATH}.",
@@ -75,6 +75,8 @@ def aircall_resource() -> AircallResource:
         max_rate_limit_wait_seconds=_int_env(
             "AIRCALL_MAX_RATE_LIMIT_WAIT_S", int(DEFAULT_MAX_RATE_LIMIT_WAIT)
         ),
+        # the budget lives where the warehouse does: every process of the deployment reaches it
+        warehouse_url=dg.EnvVar(WAREHOUSE_URL_ENV) if warehouse_url() else None,
     )
 
 

@@ -1,25 +1,72 @@
-"""The request budget shared by processes: a sliding window, shared 429 blocks, no leaks."""
+"""The request budget shared by processes, in a file (DuckDB) or in the PostgreSQL warehouse: a
+sliding window never exceeded, 429 blocks shared, nothing leaked by a killed process, one
+company never slowed by another; the client picks its budget by the warehouse URL."""
 
-import fcntl
 import multiprocessing
-import os
 import signal
+import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
+import dagster as dg
+import orjson
+import psycopg
 import pytest
 import requests
 
-from aircall_assets.budget import FileBudget, budget_dir, company_key
+from aircall_assets.assets import IO_MANAGER_KEY, build_extract_asset
+from aircall_assets.budget import (
+    BUDGET_DIR_ENV,
+    FileBudget,
+    SharedBudget,
+    budget_dir,
+    budget_for_company,
+    company_key,
+)
+from aircall_assets.budget_postgres import TABLE, BudgetUnavailable, PostgresBudget
 from aircall_assets.catalog import TABLES
 from aircall_assets.client import AircallRateLimited
-from aircall_assets_tests.helpers import client_for
+from aircall_assets.resources import aircall_resource, warehouse_io_manager
+from aircall_assets.settings import parse_settings
+from aircall_assets.warehouse.url import WAREHOUSE_URL_ENV, mask
+from aircall_assets_tests.helpers import client_for, query, resource_for
+from aircall_assets_tests.warehouses import KINDS
 
 LIMIT, WINDOW = 20, 0.5
+BASE_URL = "https://api.aircall.io"
 
 
-def _draw(path: str, seconds: float, out: str) -> None:
-    budget = FileBudget(Path(path), LIMIT, WINDOW)
+@dataclass(frozen=True)
+class BudgetStore:
+    """Where a test's budgets live, as ``budget_for_company`` finds it: the folder of
+    ``AIRCALL_BUDGET_DIR`` (no URL), or a PostgreSQL database; picklable for child processes."""
+
+    warehouse_url: str | None
+
+    def budget(self, limit: int, window: float, api_id: str = "company-a") -> SharedBudget:
+        return budget_for_company(BASE_URL, api_id, limit, window, self.warehouse_url)
+
+    def stored_text(self) -> str:
+        """Everything the store holds, as text."""
+        if self.warehouse_url:
+            return repr(query(self.warehouse_url, f"SELECT * FROM {TABLE}"))
+        return "".join(p.name + p.read_text() for p in budget_dir().iterdir())
+
+
+@pytest.fixture(params=KINDS)
+def store(request, tmp_path, monkeypatch) -> BudgetStore:
+    """Each store in turn, empty: a budget folder of this test, or a database of its own."""
+    monkeypatch.setenv(BUDGET_DIR_ENV, str(tmp_path / "budgets"))  # children inherit it
+    if request.param == "duckdb":
+        return BudgetStore(None)
+    return BudgetStore(request.getfixturevalue("postgres_database"))
+
+
+def _draw(store: BudgetStore, seconds: float, out: str, start) -> None:
+    budget = store.budget(LIMIT, WINDOW)
+    start.wait(120)  # all at once, whichever imported first
     stamps = []
     deadline = time.time() + seconds
     while time.time() < deadline:
@@ -29,15 +76,15 @@ def _draw(path: str, seconds: float, out: str) -> None:
         handle.write("\n".join(map(str, stamps)))
 
 
-def test_processes_on_one_budget_never_exceed_it_in_any_window(tmp_path):
-    path = tmp_path / "company.json"
+def test_processes_on_one_budget_never_exceed_it_in_any_window(store, tmp_path):
     ctx = multiprocessing.get_context("spawn")
     outs = [tmp_path / f"stamps-{i}" for i in range(3)]
-    procs = [ctx.Process(target=_draw, args=(str(path), 2.0, str(o))) for o in outs]
+    start = ctx.Barrier(len(outs))
+    procs = [ctx.Process(target=_draw, args=(store, 2.0, str(o), start)) for o in outs]
     for p in procs:
         p.start()
     for p in procs:
-        p.join(30)
+        p.join(60)
     assert [p.exitcode for p in procs] == [0, 0, 0]
     stamps = sorted(float(t) for o in outs for t in o.read_text().split())
     busiest = max(sum(1 for u in stamps[i:] if u - t < WINDOW) for i, t in enumerate(stamps))
@@ -47,33 +94,58 @@ def test_processes_on_one_budget_never_exceed_it_in_any_window(tmp_path):
     assert min(per_process) > 0 and len(stamps) >= 0.85 * LIMIT * (2.0 / WINDOW)
 
 
-def test_a_block_after_a_429_holds_every_user_of_the_company(tmp_path):
-    path = tmp_path / "company.json"
-    FileBudget(path, 0, 60).block_until(time.time() + 0.6)
+def test_a_block_after_a_429_holds_every_user_of_the_company(store):
+    store.budget(0, 60).block_until(time.time() + 0.6)
     began = time.monotonic()
-    waited = FileBudget(path, 100, 60).acquire()
+    waited = store.budget(100, 60).acquire()
     assert 0.5 <= time.monotonic() - began < 2 and waited >= 0.5
 
 
-def _hold_the_lock(path: str) -> None:
-    fd = os.open(path, os.O_RDWR | os.O_CREAT)
-    fcntl.flock(fd, fcntl.LOCK_EX)
-    time.sleep(60)
+def _hold_the_lock(store: BudgetStore, holding) -> None:
+    def hold(state, now) -> None:
+        holding.set()
+        time.sleep(60)
+
+    store.budget(3, 0.4).update(hold)
 
 
-def test_a_process_killed_while_holding_the_budget_leaks_nothing(tmp_path):
-    path = tmp_path / "company.json"
-    budget = FileBudget(path, 3, 0.4)
+def test_a_process_killed_while_holding_the_budget_leaks_nothing(store):
+    budget = store.budget(3, 0.4)
     for _ in range(3):
         budget.acquire()
-    child = multiprocessing.get_context("spawn").Process(target=_hold_the_lock, args=(str(path),))
+    ctx = multiprocessing.get_context("spawn")
+    holding = ctx.Event()
+    child = ctx.Process(target=_hold_the_lock, args=(store, holding))
     child.start()
-    time.sleep(0.5)
-    os.kill(child.pid, signal.SIGKILL)
+    assert holding.wait(60), "the child never took the budget's lock"
+    waiter = threading.Thread(target=budget.acquire, daemon=True)
+    waiter.start()
+    waiter.join(0.5)
+    assert waiter.is_alive(), "the lock was not held: the test proves nothing"
+    child.kill()  # SIGKILL, inside its transaction (PostgreSQL) or its flock (file)
     child.join(10)
+    assert child.exitcode == -signal.SIGKILL
     began = time.monotonic()
-    budget.acquire()  # the kernel dropped the dead process's lock; the slots expired
+    waiter.join(5)  # the dead process's lock was dropped; the slots expired meanwhile
+    assert not waiter.is_alive() and time.monotonic() - began < 2
+
+
+def test_one_companys_budget_does_not_slow_another(store):
+    busy = store.budget(2, 60, api_id="busy-company")
+    busy.acquire()
+    busy.acquire()  # its window is full for a minute
+    busy.block_until(time.time() + 60)
+    began = time.monotonic()
+    other = store.budget(2, 60, api_id="other-company")
+    assert other.acquire() == 0 and other.acquire() == 0
     assert time.monotonic() - began < 1
+
+
+def test_the_stored_state_names_no_identifier(store):
+    store.budget(60, 60, api_id="my-api-id").acquire()
+    stored = store.stored_text()
+    assert company_key(BASE_URL, "my-api-id") in stored
+    assert "my-api-id" not in stored and company_key(BASE_URL, "other") not in stored
 
 
 def test_a_corrupt_state_file_starts_a_fresh_window(tmp_path):
@@ -82,13 +154,90 @@ def test_a_corrupt_state_file_starts_a_fresh_window(tmp_path):
     assert FileBudget(path, 5, 1).acquire() == 0
 
 
-def test_the_state_file_names_no_identifier(tmp_path, monkeypatch):
-    monkeypatch.setenv("AIRCALL_BUDGET_DIR", str(tmp_path))
-    budget = FileBudget.for_company("https://api.aircall.io", "my-api-id", 60, 60)
+def test_the_state_file_is_in_the_budget_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv(BUDGET_DIR_ENV, str(tmp_path))
+    budget = budget_for_company(BASE_URL, "my-api-id", 60, 60)
+    assert isinstance(budget, FileBudget)
+    assert budget.path == budget_dir() / f"{company_key(BASE_URL, 'my-api-id')}.json"
+    assert budget_dir() == Path(tmp_path)
+
+
+# -- the client's choice, and PostgreSQL's connection ----------------------------------------
+
+
+def test_a_run_keeps_its_budget_where_the_warehouse_is(
+    simulator_factory, postgres_database, monkeypatch, tmp_path
+):
+    sim = simulator_factory(days=1, calls_per_day=5)
+    for name, value in (
+        (BUDGET_DIR_ENV, str(tmp_path / "budgets")),
+        ("AIRCALL_DUCKDB_PATH", str(tmp_path / "w.duckdb")),
+        ("AIRCALL_API_BASE_URL", sim.base_url),
+        ("AIRCALL_API_ID", sim.config.api_id),
+        ("AIRCALL_API_TOKEN", sim.config.api_token),
+    ):
+        monkeypatch.setenv(name, value)
+    company = company_key(sim.base_url, sim.config.api_id)
+
+    def run_tags() -> int:
+        """The requests of a run of the tags asset, on the resources of the environment."""
+        before = sim.stats.requests
+        result = dg.materialize(
+            [build_extract_asset(TABLES["tags"], parse_settings({}))],
+            resources={"aircall": aircall_resource(), IO_MANAGER_KEY: warehouse_io_manager()},
+        )
+        assert result.success
+        return sim.stats.requests - before
+
+    monkeypatch.delenv(WAREHOUSE_URL_ENV, raising=False)
+    assert aircall_resource().warehouse_url is None
+    requests_made = run_tags()
+    sent = orjson.loads((budget_dir() / f"{company}.json").read_bytes())["sent"]
+    assert len(sent) == requests_made > 0  # DuckDB: the file of AIRCALL_BUDGET_DIR
+
+    monkeypatch.setenv(WAREHOUSE_URL_ENV, postgres_database)
+    # an EnvVar: Dagster resolves it at run start and shows only the variable's name
+    assert aircall_resource().warehouse_url == dg.EnvVar(WAREHOUSE_URL_ENV)
+    requests_made = run_tags()
+    rows = query(
+        postgres_database, f"SELECT cardinality(sent) FROM {TABLE} WHERE company = ?", [company]
+    )
+    assert rows == [(requests_made,)]
+    assert orjson.loads((budget_dir() / f"{company}.json").read_bytes())["sent"] == sent
+
+
+def test_the_budget_shows_no_password(simulator_factory, postgres_url):
+    sim = simulator_factory(days=1, calls_per_day=5)
+    client = resource_for(sim, warehouse_url=postgres_url).get_client()
+    assert isinstance(client.budget, PostgresBudget)
+    shown = repr(resource_for(sim, warehouse_url=postgres_url)) + repr(client.budget)
+    assert urlsplit(postgres_url).password not in shown and mask(postgres_url) in shown
+
+
+def test_a_dropped_connection_is_made_again(postgres_database):
+    budget = PostgresBudget(postgres_database, "company", 0, 60)
     budget.acquire()
-    assert budget.path.parent == budget_dir() == tmp_path
-    assert "my-api-id" not in budget.path.name and "my-api-id" not in budget.path.read_text()
-    assert company_key("https://api.aircall.io", "other") not in budget.path.name
+    others = "FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+    with psycopg.connect(postgres_database, autocommit=True) as con:
+        ended = con.execute(f"SELECT pg_terminate_backend(pid) {others}").fetchall()
+        assert ended == [(True,)], "the budget keeps one connection per process"
+        while con.execute(f"SELECT count(*) {others}").fetchone()[0]:
+            time.sleep(0.01)
+    budget.block_until(time.time() + 0.3)
+    assert budget.acquire() >= 0.2
+
+
+def test_an_unreachable_database_is_a_clear_error_without_the_password():
+    url = "postgresql://aircall:hunter2-s3cret@127.0.0.1:9/aircall"  # nothing listens on 9
+    with pytest.raises(BudgetUnavailable) as raised:
+        PostgresBudget(url, "company", 60, 60).acquire()
+    message = str(raised.value)
+    assert f"could not reach the PostgreSQL warehouse {mask(url)}" in message
+    assert TABLE in message and WAREHOUSE_URL_ENV in message
+    assert "hunter2" not in message and raised.value.__cause__ is None
+
+
+# -- 429s through the client ---------------------------------------------------------------
 
 
 def test_a_429_without_reset_header_ends_the_read_with_a_clear_error(simulator_factory):
