@@ -1,8 +1,9 @@
 """``make demo`` and ``make dev``: the project on its embedded defaults, no Aircall account needed.
 
 The demo starts the simulator, points the ``AIRCALL_*`` environment at it, materializes every
-enabled table over the simulator's days into ``data/aircall.duckdb`` (recorded in the Dagster
-instance under ``.dagster_home`` so the UI shows the runs), prints rows per table and stops.
+enabled table over the simulator's days into the warehouse (``data/aircall.duckdb``, or the
+PostgreSQL database of ``AIRCALL_WAREHOUSE_URL`` when it is set), recorded in the Dagster
+instance under ``.dagster_home`` so the UI shows the runs, prints rows per table and stops.
 ``dev`` starts the simulator in a subprocess and ``dagster dev`` with the same environment.
 """
 
@@ -17,13 +18,16 @@ from pathlib import Path
 
 import dagster as dg
 
+from aircall_assets.resources import warehouse_store
 from aircall_assets.simulator import Simulator, SimulatorConfig
+from aircall_assets.warehouse.facts import address, read_warehouse
 
 DEMO_DAGSTER_HOME = ".dagster_home"
 DEMO_DAYS = 30
+LOCK_TIMEOUT_SECONDS = 60.0  # the demo's own runs have ended: nothing else should hold it
 INSTANCE_YAML = """\
-# Written by the demo. One run at a time writes the DuckDB file: every asset and op that
-# touches it sits in the pool below, limited to 1.
+# Written by the demo. One run at a time writes a DuckDB file: every asset and op that
+# touches it sits in the pool below, limited to 1 (on PostgreSQL they are in no pool).
 concurrency:
   pools:
     default_limit: 1
@@ -72,7 +76,6 @@ def run_extract(start: date, end: date) -> dict[str, int]:
     from aircall_assets.definitions import build_definitions
     from aircall_assets.schedules import FULL_JOB, KEYED_JOB
     from aircall_assets.settings import load_settings
-    from aircall_assets.warehouse import Warehouse, quote
 
     settings = load_settings()
     defs = build_definitions(settings)
@@ -95,27 +98,32 @@ def run_extract(start: date, end: date) -> dict[str, int]:
             .execute_in_process(instance=instance, run_config=quiet)
             .success
         )
-    from aircall_assets.resources import duckdb_path
-
-    counts = {}
-    with Warehouse(duckdb_path()).connect(read_only=True) as con:
-        for table in settings.enabled_tables:
-            counts[table.name] = con.execute(
-                f"SELECT count(*) FROM aircall.{quote(table.name)}"
-            ).fetchone()[0]
-    return counts
+    return _rows_per_table([table.name for table in settings.enabled_tables])
 
 
-def demo() -> int:
+def _rows_per_table(tables: list[str]) -> dict[str, int]:
+    """The rows of each table in the warehouse the demo wrote, read as ``make status`` does."""
+    store = warehouse_store()
+    facts = read_warehouse(store, tables, lock_timeout=LOCK_TIMEOUT_SECONDS)
+    if facts.state != "ok":
+        raise RuntimeError(
+            f"the demo loaded the warehouse {address(store)} but could not read it back "
+            f"({facts.state}){': ' + facts.problem if facts.problem else ''}"
+        )
+    return {name: facts.rows.get(name, 0) for name in tables}
+
+
+def demo(config: SimulatorConfig | None = None) -> int:
+    """The demo on the simulator's account ``config`` (by default ``simulator_config()``)."""
     prepare_dagster_home()
-    config = simulator_config()
+    config = config or simulator_config()
     with Simulator(config) as sim:
         start = config.first_day
         end = start + timedelta(days=config.days - 1)
         os.environ.update(demo_environment(sim.base_url, start))
         print(f"Simulator on {sim.base_url}: {config.days} days from {start}", flush=True)
         counts = run_extract(start, end)
-    print(f"\nWarehouse {os.environ.get('AIRCALL_DUCKDB_PATH', 'data/aircall.duckdb')}:")
+    print(f"\nWarehouse {address(warehouse_store())}:")
     for name, rows in counts.items():
         print(f"  aircall.{name:<13} {rows:>7} rows")
     print("\nNext: `make dev` opens the Dagster UI on the same data.")

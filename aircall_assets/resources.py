@@ -19,9 +19,12 @@ from aircall_assets.client import (
 from aircall_assets.warehouse import (
     DEFAULT_DUCKDB_PATH,
     DEFAULT_MEMORY_LIMIT,
+    TableStore,
+    Warehouse,
     WarehouseIOManager,
     validate_memory_limit,
 )
+from aircall_assets.warehouse.duckdb_file import LOCK_TIMEOUT_SECONDS
 from aircall_assets.warehouse.url import WAREHOUSE_URL_ENV, NotOnPostgresError, check_url
 
 DUCKDB_POOL = "aircall_duckdb"  # one writer per DuckDB file: every asset/op writing it
@@ -101,19 +104,35 @@ def warehouse_pool() -> str | None:
 
 
 def duckdb_path() -> str:
-    """The DuckDB file, for the tools that read it themselves (``make status``, the demo);
-    with a PostgreSQL URL they would read a file nothing writes: a clear error instead."""
+    """The DuckDB file; with a PostgreSQL URL there is none to read or write, and code asking
+    for it would use a file nothing writes: a clear error instead."""
     url = warehouse_url()
     if url:
-        raise NotOnPostgresError("make status and the demo", url)
+        raise NotOnPostgresError("Tools that read the DuckDB file (AIRCALL_DUCKDB_PATH)", url)
     return os.environ.get("AIRCALL_DUCKDB_PATH") or DEFAULT_DUCKDB_PATH
 
 
-def warehouse_io_manager() -> WarehouseIOManager:
-    memory = validate_memory_limit(
+def _memory_limit() -> str:
+    return validate_memory_limit(
         os.environ.get("AIRCALL_DUCKDB_MEMORY_LIMIT") or DEFAULT_MEMORY_LIMIT
     )
+
+
+def warehouse_store(lock_timeout: float = LOCK_TIMEOUT_SECONDS) -> TableStore:
+    """The warehouse of the environment, for the tools that read it outside a run (``make
+    status``, the demo's summary): the PostgreSQL database of ``AIRCALL_WAREHOUSE_URL``, else
+    the DuckDB file, whose lock they wait for at most ``lock_timeout`` seconds."""
+    url = warehouse_url()
+    if url:
+        # imported here: a DuckDB deployment never loads the PostgreSQL driver
+        from aircall_assets.warehouse.postgres import PostgresWarehouse
+
+        return PostgresWarehouse(url)
+    return Warehouse(duckdb_path(), lock_timeout=lock_timeout, memory_limit=_memory_limit())
+
+
+def warehouse_io_manager() -> WarehouseIOManager:
     if warehouse_url():
         # an EnvVar: Dagster resolves it at run start and shows only the variable's name
-        return WarehouseIOManager(url=dg.EnvVar(WAREHOUSE_URL_ENV), memory_limit=memory)
-    return WarehouseIOManager(path=duckdb_path(), memory_limit=memory)
+        return WarehouseIOManager(url=dg.EnvVar(WAREHOUSE_URL_ENV), memory_limit=_memory_limit())
+    return WarehouseIOManager(path=duckdb_path(), memory_limit=_memory_limit())

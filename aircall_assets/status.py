@@ -10,10 +10,12 @@ single attempt is in ``aircall_sync.responses``). When a table's or destination'
 failed, the one-line reason of that failure, so that ``failure`` is never shown without a why.
 
 Everything is read, nothing is written: the Dagster instance under ``DAGSTER_HOME`` (the same
-default as ``make dev``: ``./.dagster_home``) and the warehouse file, opened read-only for a
-few milliseconds under the warehouse's file lock, so it works while ``dagster dev`` runs. If a
-run holds the warehouse lock longer than ``lock_timeout`` seconds, the row counts are shown as
-unknown rather than waiting.
+default as ``make dev``: ``./.dagster_home``) and the warehouse ``AIRCALL_WAREHOUSE_URL`` names
+(``warehouse/facts.py``): the DuckDB file, opened read-only for a few milliseconds under its
+file lock so that it works while ``dagster dev`` runs, or the PostgreSQL database in a
+read-only session. If a run holds what the counts need longer than ``lock_timeout`` seconds,
+they are shown as unknown rather than waited for; a PostgreSQL server that cannot be reached
+is said so, with the URL's password masked.
 """
 
 from __future__ import annotations
@@ -30,27 +32,18 @@ from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 
-from aircall_assets.assets import GROUP, asset_key
+from aircall_assets.assets import asset_key
 from aircall_assets.catalog import CALLS, TABLES
 from aircall_assets.schedules import DAILY_SCHEDULE
 from aircall_assets.settings import Settings
+from aircall_assets.warehouse import TableStore
+from aircall_assets.warehouse.facts import WarehouseFacts, address, read_warehouse
 
 if TYPE_CHECKING:
     from dagster._utils.error import SerializableErrorInfo
 
 DEFAULT_DAGSTER_HOME = ".dagster_home"
 LOCK_TIMEOUT_SECONDS = 5.0
-SYNC_SCHEMA = "aircall_sync"
-STATE_TABLE = "state"
-# aircall_sync.state statuses → the three counts shown (anything else counts as failed).
-SYNC_OUTCOMES = {
-    "sent": "sent",
-    "rejected": "rejected",
-    "invalid": "rejected",
-    "failed": "failed",
-    "uncertain": "failed",
-    "sending": "failed",
-}
 # A failure's reason is cut to this many characters: one line of the status, with the table's
 # name and the failure's time in front; the full message is in the run's log.
 REASON_WIDTH = 100
@@ -104,14 +97,15 @@ class DestinationStatus:
 class Status:
     dagster_home: str
     instance_found: bool
-    warehouse: str
-    warehouse_state: str  # ok | missing | busy
+    warehouse: str  # the DuckDB file, or the PostgreSQL URL with its password masked
+    warehouse_state: str  # ok | missing | busy | unreachable
     schedule: str | None
     schedule_running: bool
     history_start: date
     calls_served_from: date | None  # the oldest day Aircall still serves calls for
     tables: list[TableStatus]
     destinations: list[DestinationStatus]
+    warehouse_problem: str | None = None  # why it is unreachable
 
     def as_dict(self) -> dict[str, Any]:
         def plain(value: Any) -> Any:
@@ -327,64 +321,6 @@ def _day_range(start: date, end: date | None) -> str:
     return start.isoformat() if end in (None, start) else f"{start}..{end}"
 
 
-# -- reading the warehouse -----------------------------------------------------------------
-
-
-@dataclass
-class WarehouseFacts:
-    state: str  # ok | missing | busy
-    rows: dict[str, int] = field(default_factory=dict)  # aircall tables present
-    sync: dict[str, dict[str, int]] = field(default_factory=dict)  # by destination
-
-
-def read_warehouse(path: str, tables: Iterable[str], lock_timeout: float) -> WarehouseFacts:
-    """Row counts and reverse-sync outcomes, in one short read-only connection."""
-    import duckdb
-
-    from aircall_assets.warehouse import Warehouse, quote
-
-    if not Path(path).exists():
-        return WarehouseFacts("missing")
-    facts = WarehouseFacts("ok")
-    try:
-        with Warehouse(path, lock_timeout=lock_timeout).connect(read_only=True) as con:
-            present = {
-                (schema, name)
-                for schema, name in con.execute(
-                    "SELECT schema_name, table_name FROM duckdb_tables() "
-                    "WHERE database_name = current_database()"
-                ).fetchall()
-            }
-            for table in tables:
-                if (GROUP, table) in present:
-                    facts.rows[table] = con.execute(
-                        f"SELECT count(*) FROM {quote(GROUP)}.{quote(table)}"
-                    ).fetchone()[0]
-            if (SYNC_SCHEMA, STATE_TABLE) in present:
-                facts.sync = _sync_counts(con)
-    except (TimeoutError, duckdb.IOException):
-        return WarehouseFacts("busy")
-    return facts
-
-
-def _sync_counts(con) -> dict[str, dict[str, int]]:
-    """Per destination, rows by their latest outcome in ``aircall_sync.state``.
-
-    ``sent``: Aircall accepted the row's current payload (or it was found already applied);
-    ``rejected``: Aircall answered 4xx, or the row failed the template's validation (not
-    retried until the row changes); ``failed``: no definitive answer yet (network errors after
-    retries, a run killed mid-request, or an uncertain create): the next run retries them.
-    """
-    counts: dict[str, dict[str, int]] = {}
-    for destination, status, rows in con.execute(
-        f"SELECT destination, status, count(*) FROM {SYNC_SCHEMA}.{STATE_TABLE} GROUP BY ALL"
-    ).fetchall():
-        bucket = SYNC_OUTCOMES.get(status, "failed")
-        per = counts.setdefault(destination, {"sent": 0, "rejected": 0, "failed": 0})
-        per[bucket] += rows
-    return counts
-
-
 # -- putting it together -------------------------------------------------------------------
 
 
@@ -393,11 +329,11 @@ def collect(
     defs: dg.Definitions | None = None,
     instance: dg.DagsterInstance | None = None,
     home: Path | None = None,
-    warehouse_path: str | None = None,
+    warehouse: TableStore | None = None,
     lock_timeout: float = LOCK_TIMEOUT_SECONDS,
 ) -> Status:
     from aircall_assets.definitions import build_definitions
-    from aircall_assets.resources import duckdb_path
+    from aircall_assets.resources import warehouse_store
     from aircall_assets.settings import load_settings
 
     settings = settings or load_settings()
@@ -405,7 +341,7 @@ def collect(
     home = home or dagster_home()
     if instance is None:
         instance = open_instance(home)
-    warehouse_path = warehouse_path or duckdb_path()
+    warehouse = warehouse or warehouse_store(lock_timeout)
     enabled = {t.name for t in settings.enabled_tables}
 
     schedule_def = defs.resolve_schedule_def(DAILY_SCHEDULE) if enabled else None
@@ -415,7 +351,7 @@ def collect(
         "schedule",
         schedule_def.default_status == dg.DefaultScheduleStatus.RUNNING,
     )
-    facts = read_warehouse(warehouse_path, enabled, lock_timeout)
+    facts = read_warehouse(warehouse, enabled, lock_timeout)
 
     reasons = FailureReasons(instance) if instance is not None else None
     tables = [
@@ -426,8 +362,9 @@ def collect(
     return Status(
         dagster_home=str(home),
         instance_found=instance is not None,
-        warehouse=warehouse_path,
+        warehouse=address(warehouse),
         warehouse_state=facts.state,
+        warehouse_problem=facts.problem,
         schedule=DAILY_SCHEDULE if schedule_def else None,
         schedule_running=schedule_running,
         history_start=settings.history_start,
@@ -553,8 +490,11 @@ def render(status: Status) -> str:
             "ok": "",
             "missing": "  (not created yet)",
             "busy": "  (locked by a running load: rows not counted)",
+            "unreachable": "  (unreachable: rows not counted)",
         }[status.warehouse_state],
     ]
+    if status.warehouse_problem:
+        lines.append(f"                  {one_line(status.warehouse_problem, width=200)}")
     if status.schedule:
         lines.append(
             f"Schedule:         {status.schedule} "

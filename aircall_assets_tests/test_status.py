@@ -9,8 +9,11 @@ import time
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dagster as dg
+import duckdb
+import psycopg
 import pytest
 
 from aircall_assets import status as status_module
@@ -21,6 +24,8 @@ from aircall_assets.schedules import DAILY_SCHEDULE, FULL_JOB, KEYED_JOB
 from aircall_assets.settings import load_settings
 from aircall_assets.simulator.config import utc_today
 from aircall_assets.warehouse.duckdb_file import _file_lock
+from aircall_assets.warehouse.url import WAREHOUSE_URL_ENV, mask
+from aircall_assets_tests.warehouses import KINDS
 
 DAYS = 4
 KEYED = ["users", "numbers", "contacts", "calls"]
@@ -39,8 +44,9 @@ def account(simulator_factory):
 
 
 @pytest.fixture
-def project(account, tmp_path, monkeypatch):
-    """A temporary DAGSTER_HOME, warehouse and settings file, the environment at the simulator."""
+def project(request, account, tmp_path, monkeypatch):
+    """A temporary DAGSTER_HOME, warehouse and settings file, the environment at the simulator;
+    the warehouse is a DuckDB file, or (``ON_BOTH``) each warehouse in turn."""
     home = tmp_path / "dagster_home"
     home.mkdir()
     (home / "dagster.yaml").write_text(INSTANCE_YAML)
@@ -63,12 +69,53 @@ def project(account, tmp_path, monkeypatch):
         "AIRCALL_API_TOKEN": account.config.api_token,
         "AIRCALL_REQUESTS_PER_MINUTE": "0",
     }
+    kind = getattr(request, "param", "duckdb")
+    url = request.getfixturevalue("postgres_database") if kind == "postgres" else None
+    if url:
+        env[WAREHOUSE_URL_ENV] = url
     monkeypatch.delenv("AIRCALL_START_DATE", raising=False)
+    monkeypatch.delenv(WAREHOUSE_URL_ENV, raising=False)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     instance = dg.DagsterInstance.from_config(str(home))
-    yield {"home": home, "db": db, "instance": instance, "settings_file": settings_file}
+    yield {
+        "home": home,
+        "db": db,
+        "url": url,
+        "warehouse": url or db,
+        "instance": instance,
+        "settings_file": settings_file,
+    }
     instance.dispose()
+
+
+ON_BOTH = pytest.mark.parametrize("project", KINDS, indirect=True)
+
+
+@contextmanager
+def holding_the_warehouse(project):
+    """What a load holds that a count must wait for: the DuckDB file's lock, or on PostgreSQL
+    the lock of a table whose columns a load is changing."""
+    if project["url"] is None:
+        with _file_lock(Path(project["db"]), timeout=1):
+            yield
+        return
+    with psycopg.connect(project["url"]) as con:
+        con.execute("LOCK TABLE aircall.calls IN ACCESS EXCLUSIVE MODE")
+        yield
+
+
+def execute(project, statements):
+    """Write to the project's warehouse outside the project's code."""
+    if project["url"]:
+        with psycopg.connect(project["url"], autocommit=True) as con:
+            for statement in statements:
+                con.execute(statement)
+        return
+    project["db"].parent.mkdir(parents=True, exist_ok=True)
+    with duckdb.connect(str(project["db"])) as con:
+        for statement in statements:
+            con.execute(statement)
 
 
 def run_job(instance, job_name, first=None, last=None, succeed=True, ops=None):
@@ -119,6 +166,7 @@ def code_location(instance, project):
         yield location.get_repository("__repository__")
 
 
+@ON_BOTH
 def test_pending_before_the_first_load(project, account):
     status = status_module.collect()
     assert status.instance_found and status.warehouse_state == "missing"
@@ -143,6 +191,7 @@ def test_nothing_ran_yet_without_a_dagster_home(project, monkeypatch, tmp_path):
     assert not (tmp_path / "never_created").exists(), "status must not create an instance"
 
 
+@ON_BOTH
 def test_active_after_the_first_load_with_rows_and_partitions(project, account):
     load_everything(project, account)
     status = status_module.collect()
@@ -212,10 +261,11 @@ def test_switching_the_warehouse_path_shows_pending_again(project, account, monk
     assert status.table("calls").last_load is not None, "the instance still knows the last run"
 
 
+@ON_BOTH
 def test_a_run_holding_the_warehouse_does_not_block_status(project, account):
     load_everything(project, account)
     started = time.monotonic()
-    with _file_lock(Path(project["db"]), timeout=1):
+    with holding_the_warehouse(project):
         status = status_module.collect(lock_timeout=0.3)
     assert time.monotonic() - started < 15
     assert status.warehouse_state == "busy"
@@ -223,19 +273,69 @@ def test_a_run_holding_the_warehouse_does_not_block_status(project, account):
     assert calls.state == "active" and calls.rows is None
 
 
+@ON_BOTH
 def test_cli_prints_the_table_and_json(project, account, capsys):
     assert cli_main(["status"]) == 0
     text = capsys.readouterr().out
     assert "calls" in text and "pending" in text and "not created yet" in text
     load_everything(project, account)
     assert cli_main(["status", "--json"]) == 0
-    data = json.loads(capsys.readouterr().out)
+    printed = capsys.readouterr().out
+    data = json.loads(printed)
     calls = next(t for t in data["tables"] if t["name"] == "calls")
     assert calls["state"] == "active" and calls["rows"] == DAYS * 20
     assert cli_main(["status"]) == 0
     text = capsys.readouterr().out
     line = next(line for line in text.splitlines() if line.startswith("calls"))
     assert "active" in line and f"{DAYS}/{DAYS}" in line and str(DAYS * 20) in line
+    shown = str(project["db"]) if project["url"] is None else mask(project["url"])
+    assert f"Warehouse:        {shown}\n" in text and data["warehouse"] == shown
+    if project["url"]:
+        password = urlsplit(project["url"]).password
+        assert password not in text and password not in printed
+
+
+def test_an_unreachable_postgres_is_said_without_its_password(project, monkeypatch, capsys):
+    url = "postgresql://aircall:hunter2-s3cret@127.0.0.1:9/aircall"  # nothing listens on 9
+    monkeypatch.setenv(WAREHOUSE_URL_ENV, url)
+    status = status_module.collect()
+    assert status.warehouse_state == "unreachable" and status.warehouse == mask(url)
+    assert status.warehouse_problem.startswith(
+        f"could not connect to the PostgreSQL warehouse {mask(url)}"
+    )
+    assert {t.state for t in status.tables} == {"pending", "disabled"}
+    assert cli_main(["status"]) == 0 and cli_main(["status", "--json"]) == 0
+    printed = capsys.readouterr().out
+    assert "(unreachable: rows not counted)" in printed and "could not connect" in printed
+    assert "hunter2" not in printed
+
+
+@ON_BOTH
+def test_the_sync_counts_each_destinations_rows_by_latest_outcome(project):
+    from aircall_assets.reverse_sync.state import SCHEMA, STATE_COLUMNS, STATE_TABLE
+
+    columns = ", ".join(f"{name} {ddl}" for name, ddl in STATE_COLUMNS.items())
+    rows = [("crm", "sent")] * 3 + [("crm", "invalid"), ("crm", "rejected"), ("crm", "sending")]
+    rows += [("unknown_callers", "uncertain"), ("unknown_callers", "sent")]
+    execute(
+        project,
+        [
+            f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}",
+            f"CREATE TABLE {SCHEMA}.{STATE_TABLE} ({columns})",
+        ]
+        + [
+            f"INSERT INTO {SCHEMA}.{STATE_TABLE} (destination, row_key, status, attempts, "
+            f"updated_at) VALUES ('{destination}', '{i}', '{outcome}', 1, now())"
+            for i, (destination, outcome) in enumerate(rows)
+        ],
+    )
+    status = status_module.collect()
+    assert status.warehouse_state == "ok"
+    crm, unknown = status.destination("crm"), status.destination("unknown_callers")
+    assert (crm.sent, crm.rejected, crm.failed) == (3, 2, 1)
+    assert (unknown.sent, unknown.rejected, unknown.failed) == (1, 0, 1)
+    line = next(r for r in status_module.render(status).splitlines() if r.startswith("crm"))
+    assert line.split()[-3:] == ["3", "2", "1"]
 
 
 def test_destinations_inactive_until_activated_then_counts_after_a_sync(project, account):

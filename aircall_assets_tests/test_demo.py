@@ -1,0 +1,55 @@
+"""``make demo`` loads the simulator's account into the warehouse the environment names, the
+DuckDB file or PostgreSQL (then no DuckDB file is written), and prints the rows it holds."""
+
+from dataclasses import replace
+from datetime import date
+from urllib.parse import urlsplit
+
+import pytest
+
+from aircall_assets import demo as demo_module
+from aircall_assets.catalog import TABLES
+from aircall_assets.warehouse.url import WAREHOUSE_URL_ENV, mask
+from aircall_assets_tests.helpers import query
+from aircall_assets_tests.warehouses import KINDS
+
+DAYS, CALLS_PER_DAY = 3, 15
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_the_demo_loads_the_warehouse_the_environment_names(
+    kind, request, tmp_path, monkeypatch, capsys
+):
+    db = tmp_path / "data" / "aircall.duckdb"
+    url = request.getfixturevalue("postgres_database") if kind == "postgres" else None
+    (tmp_path / "aircall.yaml").write_text("tables:\n  teams: {enabled: false}\n")
+    env = {
+        "DAGSTER_HOME": str(tmp_path / "dagster_home"),
+        "AIRCALL_SETTINGS": str(tmp_path / "aircall.yaml"),
+        "AIRCALL_DUCKDB_PATH": str(db),
+    }
+    if url:
+        env[WAREHOUSE_URL_ENV] = url
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    # unset, as for a user's first demo; set then unset, so that the test's end undoes the demo's
+    for name in [WAREHOUSE_URL_ENV, *demo_module.demo_environment("", date.today())]:
+        if name not in env:
+            monkeypatch.setenv(name, "")
+            monkeypatch.delenv(name)
+    config = replace(demo_module.simulator_config(), days=DAYS, calls_per_day=CALLS_PER_DAY)
+
+    assert demo_module.demo(config) == 0
+
+    printed = capsys.readouterr().out
+    assert f"Warehouse {mask(url) if url else db}:" in printed
+    loaded = {name: TABLES[name] for name in TABLES if name != "teams"}
+    for name in loaded:
+        (rows,) = query(url or db, f"SELECT count(*) FROM aircall.{name}")[0]
+        assert rows > 0, name
+        assert f"aircall.{name:<13} {rows:>7} rows" in printed
+    assert query(url or db, "SELECT count(*) FROM aircall.calls") == [(DAYS * CALLS_PER_DAY,)]
+    assert "aircall.teams" not in printed
+    if url:
+        assert not db.exists() and not db.parent.exists(), "a DuckDB file was written"
+        assert urlsplit(url).password not in printed
