@@ -140,7 +140,8 @@ BOOLEAN = "BOOLEAN"
 
 USERS = Table(
     name="users",
-    purpose="Fetch all Users associated to a Company and their information.",
+    purpose="Every user (agent) of the company: name, email, availability, time zone and language; "
+    "one row per user, partitioned by the day it was created.",
     path="/v2/users",
     list_key="users",
     replication=Replication.KEY_BASED,
@@ -168,7 +169,8 @@ USERS = Table(
 
 TAGS = Table(
     name="tags",
-    purpose="Fetch all Tags associated to a company and their information.",
+    purpose="The tags agents put on calls, with their name, color and description; one row per tag, "
+    "replaced whole on each load.",
     path="/v1/tags",
     list_key="tags",
     replication=Replication.FULL,
@@ -186,7 +188,8 @@ TAGS = Table(
 
 NUMBERS = Table(
     name="numbers",
-    purpose="Fetch all Numbers associated to a company and their information.",
+    purpose="The company's phone numbers: digits, country, time zone, open or closed, and the users "
+    "who answer them; one row per number, partitioned by the day it was created.",
     path="/v1/numbers",
     list_key="numbers",
     replication=Replication.KEY_BASED,
@@ -214,7 +217,8 @@ NUMBERS = Table(
 
 TEAMS = Table(
     name="teams",
-    purpose="Fetch all Teams associated to a company and their information.",
+    purpose="Teams of users that calls are routed to, with their members; one row per team, replaced "
+    "whole on each load.",
     path="/v1/teams",
     list_key="teams",
     replication=Replication.FULL,
@@ -234,8 +238,8 @@ TEAMS = Table(
 CONTACTS = Table(
     name="contacts",
     purpose=(
-        "Fetch all the shared Contacts associated to a company with their phone numbers and "
-        "emails information."
+        "The company's shared contacts (the address book agents see), with their phone numbers "
+        "and emails; one row per contact, partitioned by the day it was created."
     ),
     path="/v1/contacts",
     list_key="contacts",
@@ -261,7 +265,9 @@ CONTACTS = Table(
 
 CALLS = Table(
     name="calls",
-    purpose="Fetch all Calls associated to a company and their information.",
+    purpose="Every call, inbound and outbound: direction, status, who answered, durations, tags, "
+    "comments, teams and the recording links; one row per call, partitioned by the day it "
+    "started.",
     path="/v1/calls",
     list_key="calls",
     replication=Replication.KEY_BASED,
@@ -307,7 +313,8 @@ CALLS = Table(
 
 COMPANY_INFO = Table(
     name="company_info",
-    purpose="Company information can be retrieve with this GET request.",
+    purpose="The company itself: its name, and how many users and numbers it has; one row, "
+    "replaced on each load.",
     path="/v1/company",
     list_key="company",
     replication=Replication.FULL,
