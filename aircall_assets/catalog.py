@@ -140,8 +140,10 @@ BOOLEAN = "BOOLEAN"
 
 USERS = Table(
     name="users",
-    purpose="Every user (agent) of the company: name, email, availability, time zone and language; "
-    "one row per user, partitioned by the day it was created.",
+    purpose=(
+        "Every user (agent) of the company: name, email, availability, time zone and language; "
+        "one row per user, partitioned by the day it was created."
+    ),
     path="/v2/users",
     list_key="users",
     replication=Replication.KEY_BASED,
@@ -169,8 +171,10 @@ USERS = Table(
 
 TAGS = Table(
     name="tags",
-    purpose="The tags agents put on calls, with their name, color and description; one row per tag, "
-    "replaced whole on each load.",
+    purpose=(
+        "The tags agents put on calls, with their name, color and description; one row per tag, "
+        "replaced whole on each load."
+    ),
     path="/v1/tags",
     list_key="tags",
     replication=Replication.FULL,
@@ -188,8 +192,10 @@ TAGS = Table(
 
 NUMBERS = Table(
     name="numbers",
-    purpose="The company's phone numbers: digits, country, time zone, open or closed, and the users "
-    "who answer them; one row per number, partitioned by the day it was created.",
+    purpose=(
+        "The company's phone numbers: digits, country, time zone, open or closed, and the users "
+        "who answer them; one row per number, partitioned by the day it was created."
+    ),
     path="/v1/numbers",
     list_key="numbers",
     replication=Replication.KEY_BASED,
@@ -217,8 +223,10 @@ NUMBERS = Table(
 
 TEAMS = Table(
     name="teams",
-    purpose="Teams of users that calls are routed to, with their members; one row per team, replaced "
-    "whole on each load.",
+    purpose=(
+        "Teams of users that calls are routed to, with their members; one row per team, "
+        "replaced whole on each load."
+    ),
     path="/v1/teams",
     list_key="teams",
     replication=Replication.FULL,
@@ -265,9 +273,11 @@ CONTACTS = Table(
 
 CALLS = Table(
     name="calls",
-    purpose="Every call, inbound and outbound: direction, status, who answered, durations, tags, "
-    "comments, teams and the recording links; one row per call, partitioned by the day it "
-    "started.",
+    purpose=(
+        "Every call, inbound and outbound: direction, status, who answered, durations, tags, "
+        "comments, teams and the recording links; one row per call, partitioned by the day it "
+        "started."
+    ),
     path="/v1/calls",
     list_key="calls",
     replication=Replication.KEY_BASED,
@@ -313,8 +323,10 @@ CALLS = Table(
 
 COMPANY_INFO = Table(
     name="company_info",
-    purpose="The company itself: its name, and how many users and numbers it has; one row, "
-    "replaced on each load.",
+    purpose=(
+        "The company itself: its name, and how many users and numbers it has; one row, replaced "
+        "on each load."
+    ),
     path="/v1/company",
     list_key="company",
     replication=Replication.FULL,
