@@ -1,8 +1,11 @@
-"""Typing API records into the catalog's warehouse types, in DuckDB SQL.
+"""Typing API records into the catalog's warehouse types, in DuckDB SQL, for both warehouses.
 
-Records reach the warehouse as the JSON the API sent (spooled by ``warehouse.py``) and are
-typed by the SQL built here while they are inserted, so no Python code touches each value: the
-per-value conversions used to cost more CPU than fetching and parsing the pages themselves.
+Records reach the warehouse as the JSON the API sent (``spool.py``) and are typed by the SQL
+built here (``typed_records_sql``: DuckDB's JSON reader over the spooled chunks), so no Python
+code touches each value: the per-value conversions used to cost more CPU than fetching and
+parsing the pages themselves. The DuckDB file inserts these typed rows; PostgreSQL is sent
+them by ``COPY`` (``warehouse/postgres_types.py``): one set of rules, so that both warehouses
+hold the same values and refuse the same ones with the same message.
 
 The types come from the catalog, never from inference: a column that happens to be all null
 still has its declared type, timestamps sent as UNIX seconds and as ISO strings both become UTC
@@ -16,7 +19,10 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
+from pathlib import Path
 from typing import Any
+
+import duckdb
 
 from aircall_assets.catalog import Field
 from aircall_assets.sql import literal, quote
@@ -49,44 +55,76 @@ def epoch_micros(value: Any) -> int | None:
 
 UTC_OFFSET_AT_END = "(Z|[+-][0-9]{2}(:?[0-9]{2})?)$"
 ERROR_END = "The API sent a value of an unexpected type; nothing was written."
+INTEGER = "[+-]?[0-9]+"
+DECIMAL = r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]{1,3})?"  # as JSON writes numbers
+# The earliest instant PostgreSQL holds (4713 BC), in UNIX seconds: DuckDB reaches further back,
+# and both warehouses must refuse the same values.
+EARLIEST_EPOCH_S = -210_866_803_200
+MAX_RECORD_BYTES = 4 * 1024 * 1024
+# A NUL character, as a JSON text writes it: the escape, not an escaped backslash before "u0000"
+# (the regular expression consumes backslashes in pairs, so an escape always starts a match).
+NUL_ESCAPE = r"(\\\\)|\\u0000"
+
+
+def _without_nul(value: str) -> str:
+    """A JSON text without NUL characters in its strings (PostgreSQL's JSONB refuses them)."""
+    text = f"CAST({value} AS VARCHAR)"
+    return (
+        f"CASE WHEN contains({text}, '\\u0000') "
+        f"THEN CAST(regexp_replace({text}, {literal(NUL_ESCAPE)}, '\\1', 'g') AS JSON) "
+        f"ELSE {value} END"
+    )
 
 
 def _conversion(field: Field) -> tuple[str, tuple[str, str] | None]:
     """(typed value or NULL when not convertible, and for types that refuse values: the
     condition that the raw value means NULL and why a value is refused) for a raw column:
 
-    * BIGINT: integers, integral floats, integer strings; "" is NULL;
+    * BIGINT: integers, integral floats, and strings of a decimal number (as JSON writes one,
+      spaces around it allowed) whose value is an integer: "12", " 9 ", "12.0", "1e3"; not
+      "12.5", "0x10", "1_000"; "" is NULL;
     * TIMESTAMPTZ: UNIX seconds (number or digit string), ISO 8601 with an offset or Z;
-      "" is NULL; an ISO time without an offset is refused (its instant is unknown);
+      "" is NULL; an ISO time without an offset is refused (its instant is unknown), and so
+      is a time before 4713 BC (PostgreSQL's earliest);
     * BOOLEAN: true/false, 0/1, and "true"/"false"/"1"/"0"/"yes"/"no" in any case;
     * VARCHAR: strings as they are; numbers, booleans and structures as their JSON text (the
       JSON reader does this itself);
     * JSON: any value, kept as JSON.
+
+    Text and JSON strings lose their NUL characters (``\\u0000``): PostgreSQL cannot store
+    them in TEXT or JSONB, and both warehouses hold the same values. Nothing else is changed.
     """
     v = quote(field.name)
     wtype = field.warehouse_type
     if wtype == "VARCHAR":  # read as text already (``raw_columns``)
-        return v, None
+        return f"replace({v}, chr(0), '')", None
     kind = f"json_type({v})"
     text = f"trim(({v}) ->> '$')"
     null = f"{v} IS NULL OR {kind} = 'NULL'"
     empty_is_null = f"{null} OR ({kind} = 'VARCHAR' AND {text} = '')"
     if wtype == "BIGINT":
+        double = f"TRY_CAST({text} AS DOUBLE)"
         typed = (
             f"CASE WHEN {kind} IN ('BIGINT', 'UBIGINT') THEN TRY_CAST({v} AS BIGINT) "
             f"WHEN {kind} = 'DOUBLE' AND CAST({v} AS DOUBLE) = floor(CAST({v} AS DOUBLE)) "
             f"THEN TRY_CAST(CAST({v} AS DOUBLE) AS BIGINT) "
-            f"WHEN {kind} = 'VARCHAR' THEN TRY_CAST({text} AS BIGINT) END"
+            f"WHEN {kind} = 'VARCHAR' AND regexp_full_match({text}, {literal(INTEGER)}) "
+            f"THEN TRY_CAST({text} AS BIGINT) "
+            f"WHEN {kind} = 'VARCHAR' AND regexp_full_match({text}, {literal(DECIMAL)}) "
+            f"AND {double} = floor({double}) THEN TRY_CAST({double} AS BIGINT) END"
         )
         return typed, (empty_is_null, "not an integer")
     if wtype == "TIMESTAMPTZ":
+        seconds = f"TRY_CAST({v} AS BIGINT)"
+        digits = f"TRY_CAST({text} AS BIGINT)"
         typed = (
-            f"CASE WHEN {kind} IN ('BIGINT', 'UBIGINT') "
-            f"THEN TRY(make_timestamptz(TRY_CAST({v} AS BIGINT) * 1000000)) "
-            f"WHEN {kind} = 'DOUBLE' "
+            f"CASE WHEN {kind} IN ('BIGINT', 'UBIGINT') AND {seconds} >= {EARLIEST_EPOCH_S} "
+            f"THEN TRY(make_timestamptz({seconds} * 1000000)) "
+            f"WHEN {kind} = 'DOUBLE' AND CAST({v} AS DOUBLE) >= {EARLIEST_EPOCH_S} "
             f"THEN TRY(make_timestamptz(CAST(CAST({v} AS DOUBLE) * 1000000 AS BIGINT))) "
             f"WHEN {kind} = 'VARCHAR' AND regexp_full_match({text}, '-?[0-9]+') "
-            f"THEN TRY(make_timestamptz(TRY_CAST({text} AS BIGINT) * 1000000)) "
+            f"AND {digits} >= {EARLIEST_EPOCH_S} "
+            f"THEN TRY(make_timestamptz({digits} * 1000000)) "
             f"WHEN {kind} = 'VARCHAR' AND regexp_matches({text}, {literal(UTC_OFFSET_AT_END)}) "
             f"THEN TRY_CAST({text} AS TIMESTAMPTZ) END"
         )
@@ -101,7 +139,7 @@ def _conversion(field: Field) -> tuple[str, tuple[str, str] | None]:
         )
         return typed, (null, "not a boolean")
     if wtype == "JSON":
-        return f"CASE WHEN NOT ({null}) THEN {v} END", None
+        return f"CASE WHEN NOT ({null}) THEN {_without_nul(v)} END", None
     raise ValueError(f"{field.name}: no conversion for warehouse type {wtype}")
 
 
@@ -130,6 +168,34 @@ def typed_columns_sql(fields: Sequence[Field], table: str, primary_key: str | No
             f"AS {quote(field.name)}"
         )
     return ",\n".join(columns)
+
+
+def typed_records_sql(
+    files: Sequence[Path], table: str, fields: Sequence[Field], primary_key: str | None
+) -> str:
+    """A subquery of the spooled records (the chunk files) typed by the catalog, one column
+    per field."""
+    columns = ", ".join(
+        f"{literal(name)}: {literal(kind)}"
+        for name, kind in raw_columns(fields, primary_key).items()
+    )
+    source = (
+        f"read_json([{', '.join(literal(str(f)) for f in files)}], format = 'array', "
+        f"compression = 'zstd', maximum_object_size = {MAX_RECORD_BYTES}, "
+        f"columns = {{{columns}}})"
+    )
+    return f"(SELECT {typed_columns_sql(fields, table, primary_key)} FROM {source})"
+
+
+def refusal(exc: duckdb.Error, table: str) -> NormalizationError | None:
+    """The ``NormalizationError`` a failed typing query stands for, if it is one (a value of
+    ``table`` that does not fit, ``typed_columns_sql``); else None."""
+    if not isinstance(exc, duckdb.InvalidInputException):
+        return None
+    text = str(exc).removeprefix("Invalid Input Error: ")
+    if text.startswith(f"{table}.") and " cannot be stored as " in text:
+        return NormalizationError(text)
+    return None
 
 
 def raw_columns(fields: Sequence[Field], primary_key: str | None) -> dict[str, str]:

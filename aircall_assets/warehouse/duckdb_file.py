@@ -29,7 +29,7 @@ import duckdb
 import pandas as pd
 
 from aircall_assets.catalog import Field
-from aircall_assets.normalize import NormalizationError, raw_columns, typed_columns_sql
+from aircall_assets.normalize import refusal, typed_records_sql
 from aircall_assets.spool import Spool
 from aircall_assets.sql import column_ddl, literal, quote
 from aircall_assets.warehouse.base import (
@@ -51,7 +51,6 @@ LOCK_TIMEOUT_SECONDS = 3600.0
 DEFAULT_MEMORY_LIMIT = "96MB"
 _MEMORY = re.compile(r"\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)", re.IGNORECASE)
 CATALOG = "warehouse"
-MAX_RECORD_BYTES = 4 * 1024 * 1024
 
 
 @contextmanager
@@ -296,22 +295,6 @@ def _restore_unserved(con: duckdb.DuckDBPyConnection, target: str, load: TableLo
     return restored
 
 
-def _typed_records(
-    files: Sequence[Path], table: str, fields: Sequence[Field], primary_key: str | None
-) -> str:
-    """A subquery of the spooled records typed by the catalog, one column per field."""
-    columns = ", ".join(
-        f"{literal(name)}: {literal(kind)}"
-        for name, kind in raw_columns(fields, primary_key).items()
-    )
-    source = (
-        f"read_json([{', '.join(literal(str(f)) for f in files)}], format = 'array', "
-        f"compression = 'zstd', maximum_object_size = {MAX_RECORD_BYTES}, "
-        f"columns = {{{columns}}})"
-    )
-    return f"(SELECT {typed_columns_sql(fields, table, primary_key)} FROM {source})"
-
-
 def _insert_typed(
     con: duckdb.DuckDBPyConnection,
     target: str,
@@ -320,15 +303,15 @@ def _insert_typed(
     load: TableLoad,
 ) -> int:
     """Insert the spooled records typed by the catalog; the number of rows inserted."""
-    records = _typed_records(files, table, load.fields, load.primary_key)
+    records = typed_records_sql(files, table, load.fields, load.primary_key)
     try:
         (inserted,) = con.execute(
             f"INSERT INTO {target} BY NAME SELECT * FROM {records}"
         ).fetchone()
     except duckdb.InvalidInputException as exc:
-        text = str(exc).removeprefix("Invalid Input Error: ")
-        if text.startswith(f"{table}.") and " cannot be stored as " in text:
-            raise NormalizationError(text) from None
+        failure = refusal(exc, table)
+        if failure is not None:
+            raise failure from None
         raise
     return inserted
 

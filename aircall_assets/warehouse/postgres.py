@@ -2,14 +2,17 @@
 
 A load gives the same guarantees as on DuckDB (``duckdb_file.py``), in one transaction:
 
-* the spooled records are streamed with ``COPY`` into a temporary table of one JSON text per
-  record, one chunk at a time (the client holds one chunk, never the range), before any lock;
+* the spooled records are typed by DuckDB with the DuckDB warehouse's own SQL (a value that
+  does not fit fails the load with the same message) and streamed with ``COPY`` into a
+  temporary table of typed columns (``postgres_types.py``), a batch of rows at a time: the
+  client holds a batch and DuckDB a bounded buffer, never the range; this is done before any
+  lock;
 * then, under a transaction-scoped advisory lock of the table (two loads of one table merge in
   turn; other tables, and readers, are never blocked): the table is created or given its newly
   selected columns (deselected ones are kept), the range is deleted (keeping the rows of days
-  the API no longer serves unless their key comes again), the records are inserted typed by SQL
-  (``postgres_types.py``), older rows whose key moved into the range are deleted, and the result
-  is verified as on DuckDB before the commit. Any error rolls back: the previous rows stay.
+  the API no longer serves unless their key comes again), the staged rows are inserted, older
+  rows whose key moved into the range are deleted, and the result is verified as on DuckDB
+  before the commit. Any error rolls back: the previous rows stay.
 
 The URL's password never leaves this module in a text: errors are re-raised with it masked.
 """
@@ -20,14 +23,14 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-import orjson
+import duckdb
 import pandas as pd
 import psycopg
 from psycopg.types.json import Jsonb
 from psycopg.types.string import TextLoader
 
 from aircall_assets.catalog import Field
-from aircall_assets.normalize import NormalizationError
+from aircall_assets.normalize import refusal
 from aircall_assets.spool import Spool
 from aircall_assets.sql import quote
 from aircall_assets.warehouse.base import (
@@ -39,18 +42,18 @@ from aircall_assets.warehouse.base import (
     not_reloaded,
     verify_load,
 )
+from aircall_assets.warehouse.duckdb_file import DEFAULT_MEMORY_LIMIT
 from aircall_assets.warehouse.postgres_types import (
-    HELPERS,
-    RECORD,
     column_ddl,
+    copy_lines_sql,
+    from_stage_sql,
     pg_type,
-    split_records_sql,
+    stage_ddl,
 )
-from aircall_assets.warehouse.postgres_types import typed_columns_sql as typed_sql
 from aircall_assets.warehouse.url import check_url, mask, scrub
 
-STAGE = "aircall_staged_records"  # temp table of a load's records, one JSON text each
-COPY_BATCH = 5_000  # records per COPY write: bounds the bytes held beside the chunk
+STAGE = "aircall_staged_records"  # temp table of a load's typed rows
+COPY_BATCH = 2_000  # rows per COPY write: the bytes the client holds (a few MB)
 CONNECT_TIMEOUT_S = 30
 MARK = "%s"
 
@@ -64,8 +67,9 @@ class PostgresWarehouse(TableStore):
 
     kind = "postgres"
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, memory_limit: str = DEFAULT_MEMORY_LIMIT) -> None:
         self._url = check_url(url)
+        self.memory_limit = memory_limit  # DuckDB's, while it types a load's records
 
     def __repr__(self) -> str:
         return f"PostgresWarehouse({mask(self._url)})"
@@ -108,9 +112,8 @@ class PostgresWarehouse(TableStore):
         loaded = Replaced.of(load.replace, mark=MARK)
         with self.connect() as con:
             _ensure_schema(con, schema)
-            con.execute(HELPERS)
             with con.transaction():
-                staged = _stage(con, spool)
+                staged = _stage(con, spool, table, load, self.memory_limit)
                 if staged != rows_written:
                     raise RuntimeError(
                         f"{target}: {staged} records staged from a spool of {rows_written}"
@@ -122,7 +125,7 @@ class PostgresWarehouse(TableStore):
                     f"DELETE FROM {target} WHERE {loaded.where}", loaded.params
                 ).rowcount
                 if rows_written:
-                    inserted = _insert_typed(con, target, table, load)
+                    inserted = _insert_staged(con, target, load)
                     if inserted != rows_written:
                         raise RuntimeError(
                             f"{target}: {inserted} rows inserted from a spool of {rows_written}"
@@ -212,36 +215,50 @@ def _ensure_columns(
             con.execute(f"ALTER TABLE {target} ADD COLUMN {quote(f.name)} {pg_type(f)}")
 
 
-def _stage(con: psycopg.Connection, spool: Spool) -> int:
-    """COPY the spooled records into the load's temporary table, a chunk at a time; how many.
+def _stage(
+    con: psycopg.Connection, spool: Spool, table: str, load: TableLoad, memory_limit: str
+) -> int:
+    """COPY the spooled records, typed by DuckDB, into the load's temporary table; how many.
 
-    COPY's text format needs only the backslash escaped in a JSON text (orjson escapes every
-    control character); one ``orjson.dumps`` per record is the only per-record Python work."""
-    con.execute(f"CREATE TEMP TABLE {STAGE} ({RECORD} json) ON COMMIT DROP")
-    staged = 0
-    with con.cursor() as cur, cur.copy(f"COPY {STAGE} ({RECORD}) FROM STDIN") as copy:
-        for records in spool.records():
-            for start in range(0, len(records), COPY_BATCH):
-                lines = b"\n".join(map(orjson.dumps, records[start : start + COPY_BATCH]))
-                copy.write(lines.replace(b"\\", b"\\\\") + b"\n")
-            staged += len(records)
-    return staged
-
-
-def _insert_typed(con: psycopg.Connection, target: str, table: str, load: TableLoad) -> int:
-    """Insert the staged records typed by the catalog; the number of rows inserted."""
-    names = ", ".join(quote(f.name) for f in load.fields)
+    The server reads a batch while DuckDB types the next one; DuckDB hands each row over as
+    the bytes of its line (``postgres_types.copy_lines_sql``), so that the only Python work
+    per row is joining the batch. A value that does not fit stops the COPY, before the lock."""
+    con.execute(f"CREATE TEMP TABLE {STAGE} ({stage_ddl(load.fields)}) ON COMMIT DROP")
+    if not spool.manifest.rows:
+        return 0
+    lines_sql = copy_lines_sql(spool.files, table, load.fields, load.primary_key)
+    failure: Exception
+    typing = duckdb.connect(
+        config={"memory_limit": memory_limit, "threads": 1, "preserve_insertion_order": False}
+    )
     try:
-        return con.execute(
-            f"INSERT INTO {target} ({names}) "
-            f"SELECT {typed_sql(load.fields, table, load.primary_key)} "
-            f"FROM {split_records_sql(STAGE, load.fields)}"
-        ).rowcount
-    except psycopg.errors.RaiseException as exc:
-        text = exc.diag.message_primary or ""
-        if not (text.startswith(f"{table}.") and " cannot be stored as " in text):
+        with con.cursor() as cur:
+            with cur.copy(f"COPY {STAGE} FROM STDIN") as copy:
+                lines = typing.execute(lines_sql)
+                while batch := lines.fetchmany(COPY_BATCH):
+                    copy.write(b"".join([line for (line,) in batch]))
+            return cur.rowcount  # read before the cursor closes, which forgets it
+    except duckdb.OutOfMemoryException:
+        failure = MemoryError(
+            f"DuckDB needed more than its {memory_limit} budget to type the records of "
+            f"{table} for PostgreSQL; nothing was written. Set AIRCALL_DUCKDB_MEMORY_LIMIT "
+            "higher (e.g. 512MB) and re-run."
+        )
+    except duckdb.Error as exc:
+        failure = refusal(exc, table)
+        if failure is None:
             raise
-    raise NormalizationError(text)  # outside the handler: no driver context chained
+    finally:
+        typing.close()
+    raise failure  # outside the handler: no driver context chained
+
+
+def _insert_staged(con: psycopg.Connection, target: str, load: TableLoad) -> int:
+    """Insert the staged rows into the table; the number of rows inserted."""
+    names = ", ".join(quote(f.name) for f in load.fields)
+    return con.execute(
+        f"INSERT INTO {target} ({names}) SELECT {from_stage_sql(load.fields)} FROM {STAGE}"
+    ).rowcount
 
 
 def _set_aside_unserved(con: psycopg.Connection, target: str, load: TableLoad) -> bool:

@@ -1,23 +1,26 @@
-"""Typing API records into the catalog's types in PostgreSQL SQL: ``normalize.py``'s rules, there.
+"""The catalog's types as PostgreSQL columns, and the typed records as ``COPY`` text.
 
-Records are staged as one JSON text each (``postgres.py``; JSON, not JSONB: it is parsed once
-below instead of converted on the way in), split into one JSON value per field in a single pass
-(``json_to_record``: reading a field at a time would parse, or for JSONB decompress, the whole
-record once per field, several times slower), and typed by the SELECT built here while they are
-inserted, exactly as DuckDB types them (``normalize._conversion`` lists the accepted forms of
-each type), so that a value of the wrong type fails the load with the same message on both
-warehouses. PostgreSQL has neither ``TRY_CAST`` nor ``error()``: two session-local functions
-(``pg_temp``, gone with the connection) stand in for them, and every cast is guarded by a
-nested ``CASE`` (the only construct whose evaluation order PostgreSQL guarantees).
+PostgreSQL is sent rows already typed: DuckDB reads the spooled chunks and types them with the
+DuckDB warehouse's own SQL (``normalize.typed_records_sql``), so both warehouses accept,
+convert and refuse exactly alike, with the same message; the query built here writes each typed
+row as one line of ``COPY``'s text format, which the load streams to the server. Typing in
+PostgreSQL instead (each record staged as JSON, split and cast by SQL) made the server parse
+every record two or three times; here it parses only the JSONB columns, as a bare ``COPY`` of
+typed rows would.
+
+Timestamps travel as integer microseconds since the epoch (``stage_ddl``) and become
+TIMESTAMPTZ in the merge (``from_stage_sql``): an integer is cheaper for the server to read
+than a date text, and has no formatting corner (years before 1 AD, microseconds).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 from aircall_assets.catalog import Field
-from aircall_assets.normalize import ERROR_END, UTC_OFFSET_AT_END
-from aircall_assets.sql import literal, quote
+from aircall_assets.normalize import typed_records_sql
+from aircall_assets.sql import quote
 
 # The catalog's warehouse types (DuckDB's names) as PostgreSQL columns.
 PG_TYPES = {
@@ -27,36 +30,7 @@ PG_TYPES = {
     "TIMESTAMPTZ": "TIMESTAMPTZ",
     "JSON": "JSONB",
 }
-RECORD = "aircall_record"  # the staged JSON column
-NUMBER = r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]{1,3})?$"
-# PostgreSQL's timestamptz range (4713 BC .. 294276 AD) in UNIX seconds
-EPOCH_RANGE = (-210_866_803_200, 9_224_318_015_999)
-
-HELPERS = """
-CREATE OR REPLACE FUNCTION pg_temp.aircall_timestamptz(t text) RETURNS timestamptz
-LANGUAGE plpgsql STABLE AS $$
-  BEGIN RETURN t::timestamptz; EXCEPTION WHEN others THEN RETURN NULL; END $$;
-CREATE OR REPLACE FUNCTION pg_temp.aircall_refuse(message text, kind anyelement)
-RETURNS anyelement LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION '%', message; END $$;
-"""
-
-
-def _integer(n: str) -> str:
-    """A numeric as BIGINT if it is an integer that fits, else NULL (inline SQL: no function
-    call per value)."""
-    return (
-        f"CASE WHEN {n} = trunc({n}) AND {n} BETWEEN -9223372036854775808 "
-        f"AND 9223372036854775807 THEN {n}::bigint END"
-    )
-
-
-def _epoch(n: str) -> str:
-    """UNIX seconds (a numeric) as TIMESTAMPTZ if PostgreSQL can hold it, else NULL."""
-    low, high = EPOCH_RANGE
-    return (
-        f"CASE WHEN {n} BETWEEN {low} AND {high} "
-        f"THEN timestamptz 'epoch' + {n} * interval '1 second' END"
-    )
+EPOCH_MICROS = "BIGINT"  # a TIMESTAMPTZ column's type in the stage
 
 
 def pg_type(field: Field) -> str:
@@ -73,75 +47,65 @@ def column_ddl(fields: Sequence[Field]) -> str:
     return ", ".join(f"{quote(f.name)} {pg_type(f)}" for f in fields)
 
 
-def _conversion(field: Field) -> tuple[str, tuple[str, str] | None]:
-    """(typed value or NULL when not convertible, and for types that refuse values: the
-    condition that the raw value means NULL and why a value is refused); see the module
-    docstring."""
+def _is_timestamp(field: Field) -> bool:
+    return field.warehouse_type == "TIMESTAMPTZ"
+
+
+def stage_ddl(fields: Sequence[Field]) -> str:
+    """The columns of the temporary table the typed rows are copied into."""
+    return ", ".join(
+        f"{quote(f.name)} {EPOCH_MICROS if _is_timestamp(f) else pg_type(f)}" for f in fields
+    )
+
+
+def _from_epoch_micros(column: str) -> str:
+    """Whole seconds and the rest apart: an interval is multiplied as a double, exact up to
+    2^53, which microseconds pass in the year 2255."""
+    return (
+        f"timestamptz 'epoch' + ({column} / 1000000) * interval '1 second' "
+        f"+ ({column} % 1000000) * interval '1 microsecond'"
+    )
+
+
+def from_stage_sql(fields: Sequence[Field]) -> str:
+    """The SELECT list turning the stage's columns into the table's (PostgreSQL SQL)."""
+    return ", ".join(
+        _from_epoch_micros(quote(f.name)) if _is_timestamp(f) else quote(f.name) for f in fields
+    )
+
+
+def _copy_text(value: str) -> str:
+    """A text as a field of COPY's text format: backslash, newline, return and tab escaped."""
+    escaped = f"replace({value}, '\\', '\\\\')"
+    for char, escape in ((10, "\\n"), (13, "\\r"), (9, "\\t")):
+        escaped = f"replace({escaped}, chr({char}), '{escape}')"
+    return escaped
+
+
+def _cell(field: Field) -> str:
+    """A typed column (DuckDB SQL) as its COPY text, ``\\N`` for NULL."""
     v = quote(field.name)
-    kind = f"json_typeof({v})"
-    text = f"btrim({v} #>> '{{}}')"
-    null = f"{v} IS NULL OR {kind} = 'null'"
-    empty_is_null = f"{null} OR ({kind} = 'string' AND {text} = '')"
     wtype = field.warehouse_type
-    if wtype == "VARCHAR":
-        typed = f"CASE {kind} WHEN 'string' THEN {v} #>> '{{}}' WHEN 'null' THEN NULL "
-        return typed + f"ELSE {v}::text END", None
-    if wtype == "JSON":
-        return f"CASE WHEN {kind} <> 'null' THEN {v}::jsonb END", None
-    if wtype == "BIGINT":
-        typed = (
-            f"CASE {kind} WHEN 'number' THEN {_integer(f'{v}::text::numeric')} "
-            f"WHEN 'string' THEN CASE WHEN {text} ~ {literal(NUMBER)} "
-            f"THEN {_integer(f'{text}::numeric')} END END"
-        )
-        return typed, (empty_is_null, "not an integer")
-    if wtype == "TIMESTAMPTZ":
-        typed = (
-            f"CASE {kind} WHEN 'number' THEN {_epoch(f'{v}::text::numeric')} "
-            f"WHEN 'string' THEN CASE WHEN {text} ~ '^-?[0-9]+$' "
-            f"THEN {_epoch(f'{text}::numeric')} "
-            f"WHEN {text} ~ {literal(UTC_OFFSET_AT_END)} "
-            f"THEN pg_temp.aircall_timestamptz({text}) END END"
-        )
-        return typed, (empty_is_null, "neither UNIX seconds nor an ISO 8601 time with its offset")
-    if wtype == "BOOLEAN":
-        typed = (
-            f"CASE {kind} WHEN 'boolean' THEN {v}::text::boolean "
-            f"WHEN 'number' THEN CASE {v}::text WHEN '1' THEN true WHEN '0' THEN false END "
-            f"WHEN 'string' THEN CASE WHEN lower({text}) IN ('true', '1', 'yes') THEN true "
-            f"WHEN lower({text}) IN ('false', '0', 'no') THEN false END END"
-        )
-        return typed, (null, "not a boolean")
-    raise ValueError(f"{field.name}: no conversion for warehouse type {wtype}")
+    if _is_timestamp(field):
+        text = f"CAST(epoch_us({v}) AS VARCHAR)"
+    elif wtype in ("BIGINT", "BOOLEAN"):
+        text = f"CAST({v} AS VARCHAR)"  # digits, true, false: nothing to escape
+    elif wtype == "JSON":
+        # A JSON text holds no raw control character (JSON escapes them inside strings, and
+        # DuckDB writes no whitespace between tokens): only its backslashes need escaping.
+        text = f"replace(CAST({v} AS VARCHAR), '\\', '\\\\')"
+    else:
+        text = _copy_text(v)
+    return f"coalesce({text}, '\\N')"
 
 
-def split_records_sql(stage: str, fields: Sequence[Field]) -> str:
-    """FROM the staged records, one JSON column per field (NULL where the record has none)."""
-    columns = ", ".join(f"{quote(f.name)} json" for f in fields)
-    return f"{stage} CROSS JOIN LATERAL json_to_record({RECORD}) AS r({columns})"
-
-
-def typed_columns_sql(fields: Sequence[Field], table: str, primary_key: str | None) -> str:
-    """The SELECT list typing the split records (``split_records_sql``): one output column per
-    field, of its PostgreSQL type, or ``aircall_refuse`` (an exception) at the first value that
-    does not fit, worded as on DuckDB."""
-    key = f"{quote(primary_key)}::text" if primary_key else None
-    record = f"'of record {primary_key}=' || coalesce({key}, '?')" if key else "'of the record'"
-    columns = []
-    for field in fields:
-        typed, refusal = _conversion(field)
-        if refusal is None:
-            columns.append(f"{typed} AS {quote(field.name)}")
-            continue
-        is_null, why = refusal
-        message = (
-            f"{literal(f'{table}.{field.name}: value ')} || "
-            f"{quote(field.name)}::text || ' ' || {record} || "
-            f"{literal(f' cannot be stored as {field.warehouse_type} ({why}). {ERROR_END}')}"
-        )
-        columns.append(
-            f"coalesce({typed}, CASE WHEN {is_null} THEN NULL "
-            f"ELSE pg_temp.aircall_refuse({message}, NULL::{pg_type(field)}) END) "
-            f"AS {quote(field.name)}"
-        )
-    return ",\n".join(columns)
+def copy_lines_sql(
+    files: Sequence[Path], table: str, fields: Sequence[Field], primary_key: str | None
+) -> str:
+    """DuckDB SQL: one BLOB per spooled record, its typed row as a line of COPY's text format
+    for a table of ``stage_ddl``'s columns (bytes: no text decoding on the way)."""
+    line = " || chr(9) || ".join(_cell(f) for f in fields)
+    return (
+        f"SELECT encode({line} || chr(10)) "
+        f"FROM {typed_records_sql(files, table, fields, primary_key)}"
+    )
