@@ -6,6 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from os import PathLike
 
+import duckdb
+import psycopg
+
 from aircall_assets.warehouse import TableStore, WarehouseIOManager
 from aircall_assets_tests.helpers import query
 
@@ -50,6 +53,18 @@ class WarehouseUnderTest:
 
     def query(self, sql: str, params=None) -> list[tuple]:
         return query(self.address, sql, params)
+
+    def execute(self, *statements: str) -> None:
+        """Run these statements (no parameters), e.g. to make a test's input tables."""
+        if self.kind == "postgres":
+            with psycopg.connect(self.address, autocommit=True) as con:
+                for statement in statements:
+                    con.execute(statement)
+            return
+        with duckdb.connect(self.address) as con:
+            con.execute("SET TimeZone = 'UTC'")
+            for statement in statements:
+                con.execute(statement)
 
     def column_types(self, schema: str, table: str) -> dict[str, str]:
         """Column name → the catalog's type name (``TYPE_NAMES`` read backwards)."""

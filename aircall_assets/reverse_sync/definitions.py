@@ -10,13 +10,15 @@ returning a table at the end.
 A sensor per destination watches its source asset and starts stopped: turning it on in the UI
 is the seed's "Activate". Each materialization of the source becomes one run whose run key is
 the materialization's storage id, so a re-evaluated tick never launches a second run for the
-same event. Sensors never open DuckDB (the file has one writer).
+same event. Sensors never open the warehouse (a DuckDB file has one writer).
 
-The sync and test-send ops are not in the ``aircall_duckdb`` pool that serialises the extracts:
-a sync waits on Aircall's rate budget for hours and opens the warehouse only for a moment at a
-time (its plan at the start, then one short transaction per request, see ``sender.py``), so
-holding a pool slot for its whole run would queue every extract behind it, the very wait this
-design removes. What they need instead is one run per destination at a time (``lock.py``).
+The sync and test-send ops are not in the ``aircall_duckdb`` pool that serialises the extracts
+on DuckDB: a sync waits on Aircall's rate budget for hours and uses the warehouse only for a
+moment at a time (its plan at the start, then one short transaction per request, see
+``sender.py``), so holding a pool slot for its whole run would queue every extract behind it,
+the very wait this design removes. What they need instead is one run per destination at a time
+(``SyncWarehouse.destination_lock``). Which database the warehouse is, DuckDB or PostgreSQL, is
+``store.py``'s business: nothing here depends on it.
 """
 
 import time
@@ -31,7 +33,6 @@ from aircall_assets.catalog import CALLS, CONTACTS
 from aircall_assets.client import AircallResource
 from aircall_assets.resources import warehouse_kind
 from aircall_assets.reverse_sync.destinations import Destination
-from aircall_assets.reverse_sync.lock import destination_lock
 from aircall_assets.reverse_sync.payloads import (
     DestinationError,
     build_payloads,
@@ -50,9 +51,9 @@ from aircall_assets.reverse_sync.state import (
     load_state,
     read_source,
 )
+from aircall_assets.reverse_sync.store import Sql, SyncSession, SyncWarehouse
 from aircall_assets.reverse_sync.unknown_callers import build_unknown_callers_asset
 from aircall_assets.settings import Settings
-from aircall_assets.warehouse import Session, Warehouse
 
 REVERSE_SYNC_JOB = "aircall_reverse_sync"
 TEST_SEND_JOB = "aircall_reverse_test_send"
@@ -117,7 +118,7 @@ def _aircall(context: dg.OpExecutionContext) -> AircallResource:
     return context.resources.aircall
 
 
-def _warehouse(context: dg.OpExecutionContext) -> Warehouse:
+def _warehouse(context: dg.OpExecutionContext) -> SyncWarehouse:
     return getattr(context.resources, IO_MANAGER_KEY).warehouse
 
 
@@ -129,10 +130,10 @@ def _payloads(destination: Destination, columns: list[str], rows: list[dict[str,
 
 
 def _read(
-    con, destination: Destination, source_optional: bool = False
+    sql: Sql, destination: Destination, source_optional: bool = False
 ) -> tuple[list[str], list[dict[str, Any]]]:
     try:
-        return read_source(con, *destination.table)
+        return read_source(sql, *destination.table)
     except SourceMissing as exc:
         if source_optional:
             return [], []
@@ -142,13 +143,13 @@ def _read(
 
 
 def _inputs(
-    session: Session, destination: Destination, source_optional: bool = False
+    session: SyncSession, destination: Destination, source_optional: bool = False
 ) -> tuple[list[str], list[dict[str, Any]], dict[str, StateRow]]:
-    """Source rows and state, read in one connection that is closed before anything is sent."""
-    with session.connect() as con:
-        ensure_tables(con)
-        columns, rows = _read(con, destination, source_optional)
-        return columns, rows, load_state(con, destination.name)
+    """Source rows and state, read in one connection given back before anything is sent."""
+    with session.connect() as sql:
+        ensure_tables(sql)
+        columns, rows = _read(sql, destination, source_optional)
+        return columns, rows, load_state(sql, destination.name)
 
 
 def _counts_text(counts: Counts) -> str:
@@ -161,12 +162,12 @@ def _counts_text(counts: Counts) -> str:
 
 def _dry_run(context: dg.OpExecutionContext, destination: Destination, config: ReverseSyncConfig):
     """Everything a run would do up to the first request, shown as metadata."""
-    warehouse = _warehouse(context)
-    if not warehouse.path.exists():
-        raise dg.Failure(description=f"no warehouse at {warehouse.path}: load the source first")
-    with warehouse.connect(read_only=True) as con:
-        columns, rows = _read(con, destination)
-        state = load_state(con, destination.name)
+    try:
+        with _warehouse(context).connect(read_only=True) as sql:
+            columns, rows = _read(sql, destination)
+            state = load_state(sql, destination.name)
+    except FileNotFoundError as exc:
+        raise dg.Failure(description=str(exc)) from None  # no DuckDB file yet
     payloads = _payloads(destination, columns, rows)
     sync = ReverseSync(destination, state, run_id=context.run_id, logger=context.log)
     plan = sync.plan(payloads)
@@ -215,7 +216,7 @@ def build_sync_op(settings: Settings) -> dg.OpDefinition:
         warehouse = _warehouse(context)
         holder = f"run {context.run_id}"
         with (
-            destination_lock(warehouse.path, destination.name, holder, context.log),
+            warehouse.destination_lock(destination.name, holder, context.log),
             warehouse.session() as session,
         ):
             columns, rows, state = _inputs(session, destination)
@@ -288,7 +289,7 @@ def build_test_send_op(settings: Settings) -> dg.OpDefinition:
         warehouse = _warehouse(context)
         holder = f"run {context.run_id}"
         with (
-            destination_lock(warehouse.path, destination.name, holder, context.log),
+            warehouse.destination_lock(destination.name, holder, context.log),
             warehouse.session() as session,
         ):
             columns, rows, state = _inputs(session, destination, source_optional=bool(config.row))

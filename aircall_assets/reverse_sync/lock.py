@@ -1,12 +1,13 @@
-"""One run at a time per destination, for the whole run.
+"""One run at a time per destination, for the whole run, on the DuckDB warehouse.
 
 A sync reads its destination's state once, at the start, and trusts it until the end: that is
-what lets it send a row only when its state says so. Since the run no longer keeps the
-warehouse open between requests, nothing in DuckDB stops a second run of the same destination
-(the sensor launches one per materialization of the source, and a first sync can take hours)
-from reading the same state and sending the same rows again. So each run holds an ``flock`` on
-a file beside the warehouse, one per destination, from before it reads the state until its
-last outcome is committed. Runs of other destinations, extracts and readers are not held up;
+what lets it send a row only when its state says so. Since the run does not keep the warehouse
+open between requests, nothing in DuckDB stops a second run of the same destination (the
+sensor launches one per materialization of the source, and a first sync can take hours) from
+reading the same state and sending the same rows again. So each run holds an ``flock`` on a
+file beside the warehouse, one per destination, from before it reads the state until its last
+outcome is committed (on PostgreSQL, where runs may be in other pods, an advisory lock does the
+same: ``postgres_store.py``). Runs of other destinations, extracts and readers are not held up;
 a second run of the same destination waits, then plans from the state the first one left.
 
 The kernel releases an ``flock`` when its process dies, so a killed run never leaves the

@@ -7,13 +7,13 @@ Per request the order is fixed, and it is what makes a killed run safe to run ag
 3. commit the outcome: state ``sent``/``rejected``/``failed``/``uncertain`` plus one
    ``aircall_sync.responses`` row per row of the request.
 
-Each commit is a short transaction of its own (``SyncStore.write`` attaches the warehouse for
-it and detaches it), so the file is free for extracts while a request is in flight or waits for
-the rate budget. Records wait in memory until the next request is about to leave, and go in one
-transaction: the outcome of one request with the intent of the next, or before a lookup, or at
-the end of the run. That is one attach per request instead of two, and still nothing leaves
-for Aircall before everything learned so far is committed: a kill in between loses only what a
-kill just after the answer would, which the next run looks up.
+Each commit is a short transaction of its own (``SyncStore.write``; on DuckDB the file is
+attached for it and detached), so the warehouse is free for extracts while a request is in
+flight or waits for the rate budget. Records wait in memory until the next request is about to
+leave, and go in one transaction: the outcome of one request with the intent of the next, or
+before a lookup, or at the end of the run. That is one transaction per request instead of two,
+and still nothing leaves for Aircall before everything learned so far is committed: a kill in
+between loses only what a kill just after the answer would, which the next run looks up.
 
 A row found in ``sending`` (or ``uncertain``/``failed``) at the start of a run, and any create
 whose answer is lost (``AircallResponseLost``), is first looked up in Aircall (contacts by phone

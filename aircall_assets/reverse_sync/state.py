@@ -12,36 +12,35 @@ it again.
 (rows of a batch share a ``request_id``), with Aircall's status and body or the error. It is
 the seed's "response webhook" as a table the user can query.
 
-Both tables live in the DuckDB file, which one process at a time may open. A sync spends
-nearly all its time waiting for Aircall (at 60 requests a minute, 10,000 rows take three
-hours), so it never keeps the file while it waits: the run reads its plan in one connection,
-then each ``SyncStore.write`` attaches the file for one short transaction and detaches it (a
-``warehouse.Session``: one DuckDB instance per run, the file attached only per write), and an
-extract queued on the file lock gets its turn between two requests. The state read at the start
-stays this run's to change because one run at a time syncs a destination (``lock.py``).
+Both tables live in the warehouse (``store.py``: the DuckDB file or the PostgreSQL database).
+A sync spends nearly all its time waiting for Aircall (at 60 requests a minute, 10,000 rows take
+three hours), so it never holds the warehouse while it waits: the run reads its plan, then each
+``SyncStore.write`` is one short transaction of the run's ``SyncSession`` (on DuckDB the file is
+attached for it and detached, so an extract queued on the file lock gets its turn between two
+requests; on PostgreSQL it is a transaction of the run's connection, which readers and other
+runs never wait for). The state read at the start stays this run's to change because one run at
+a time syncs a destination (``SyncWarehouse.destination_lock``).
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Any
 
-import duckdb
 import orjson
 
 from aircall_assets.reverse_sync.payloads import json_safe
+from aircall_assets.reverse_sync.store import Sql, SyncSession
 from aircall_assets.sql import quote
-from aircall_assets.warehouse import Session, table_exists_in
 
 SCHEMA = "aircall_sync"
 STATE_TABLE = "state"
 RESPONSES_TABLE = "responses"
+STATE_KEY = ("destination", "row_key")
 MAX_BODY_BYTES = 64_000
 FETCH_ROWS = 10_000
-HELD_OUTSIDE_RETRY_S = 0.5  # how often a write retries a file held outside the project's lock
 
 STATE_COLUMNS: dict[str, str] = {
     "destination": "VARCHAR NOT NULL",
@@ -137,21 +136,19 @@ def _body_json(body: Any) -> str | None:
     return blob.decode()
 
 
-def read_source(
-    con: duckdb.DuckDBPyConnection, schema: str, table: str
-) -> tuple[list[str], list[dict[str, Any]]]:
+def read_source(sql: Sql, schema: str, table: str) -> tuple[list[str], list[dict[str, Any]]]:
     """Every row of the source table as JSON-ready dicts (JSON columns parsed).
 
     The whole current table, not one partition: an asset sensor sees only the latest
     materialization, so the sync always pushes the table's present state. Rows are held in
     memory; a source is rows *to push* and at 60 requests a minute a day holds ~86k of them.
     """
-    if not table_exists_in(con, schema, table):
+    if not sql.column_names(schema, table):
         raise SourceMissing(f"source table {schema}.{table} does not exist: materialize it first")
-    cursor = con.execute(f"SELECT * FROM {quote(schema)}.{quote(table)}")
+    cursor = sql.execute(f"SELECT * FROM {quote(schema)}.{quote(table)}")
     description = cursor.description or []
     names = [d[0] for d in description]
-    json_columns = {i for i, d in enumerate(description) if str(d[1]) == "JSON"}
+    json_columns = {i for i, d in enumerate(description) if sql.warehouse.is_json(d)}
     rows: list[dict[str, Any]] = []
     while True:
         chunk = cursor.fetchmany(FETCH_ROWS)
@@ -174,105 +171,69 @@ def _parse_json(text: str) -> Any:
         return text  # not JSON after all: sent as the text it is
 
 
-def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
+def ensure_tables(sql: Sql) -> None:
     """The schema and both tables, in a warehouse that never ran a sync."""
-    _transaction(
-        con,
-        lambda: [
-            con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(SCHEMA)}"),
-            con.execute(_create(STATE_TABLE, STATE_COLUMNS)),
-            con.execute(_create(RESPONSES_TABLE, RESPONSE_COLUMNS)),
-        ],
+    sql.warehouse.ensure_tables(
+        sql,
+        SCHEMA,
+        {STATE_TABLE: (STATE_COLUMNS, STATE_KEY), RESPONSES_TABLE: (RESPONSE_COLUMNS, ())},
     )
 
 
-def load_state(con: duckdb.DuckDBPyConnection, destination: str) -> dict[str, StateRow]:
+def load_state(sql: Sql, destination: str) -> dict[str, StateRow]:
     """The state of every row key of one destination (empty before the first run)."""
-    if not table_exists_in(con, SCHEMA, STATE_TABLE):
+    if not sql.column_names(SCHEMA, STATE_TABLE):
         return {}
     names = ", ".join(quote(c) for c in STATE_COLUMNS)
-    rows = con.execute(
-        f"SELECT {names} FROM {quote(SCHEMA)}.{quote(STATE_TABLE)} WHERE destination = ?",
+    rows = sql.execute(
+        f"SELECT {names} FROM {quote(SCHEMA)}.{quote(STATE_TABLE)} WHERE destination = {sql.mark}",
         [destination],
     ).fetchall()
     return {r[1]: StateRow(*r) for r in rows}
 
 
 class SyncStore:
-    """Writes state and responses, each call one transaction with the file attached for it.
+    """Writes state and responses, each call one short transaction of the run's session.
 
-    The warehouse is attached per call, never kept between calls: the sender calls this only
-    between requests, so the file is free while a request is in flight or waits for budget.
+    The sender calls this only between requests, so the warehouse is free while a request is
+    in flight or waits for budget.
     """
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: SyncSession) -> None:
         self.session = session
         self.responses_written = 0  # this run's rows of aircall_sync.responses
 
     def write(self, states: Sequence[StateRow] = (), responses: Sequence[ResponseRow] = ()) -> None:
-        """Replace these state rows and append these responses, in one transaction.
-
-        The project's runs queue on the warehouse's file lock, but a DuckDB connection of the
-        user's (a notebook, the ``duckdb`` CLI) does not take it, and DuckDB refuses the attach
-        while it is open. A sync may then be hours into its run with answers to record, so it
-        waits for that connection to close, as long as it would wait for a run of the project.
-        """
-        deadline = time.monotonic() + self.session.warehouse.lock_timeout
-        while True:
-            try:
-                with self.session.connect() as con:
-                    _transaction(con, lambda: _replace_and_append(con, states, responses))
-                break
-            except duckdb.IOException as exc:
-                if "Could not set lock on file" not in str(exc) or time.monotonic() > deadline:
-                    raise
-                time.sleep(HELD_OUTSIDE_RETRY_S)
+        """Replace these state rows and append these responses, in one transaction."""
+        self.session.transaction(lambda sql: _replace_and_append(sql, states, responses))
         self.responses_written += len(responses)
 
 
 def _replace_and_append(
-    con: duckdb.DuckDBPyConnection, states: Sequence[StateRow], responses: Sequence[ResponseRow]
+    sql: Sql, states: Sequence[StateRow], responses: Sequence[ResponseRow]
 ) -> None:
     if states:
         by_destination: dict[str, list[str]] = {}
         for s in states:
             by_destination.setdefault(s.destination, []).append(s.row_key)
         for destination, keys in by_destination.items():
-            con.execute(
+            sql.execute(
                 f"DELETE FROM {quote(SCHEMA)}.{quote(STATE_TABLE)} "
-                "WHERE destination = ? AND list_contains(?, row_key)",
+                f"WHERE destination = {sql.mark} AND row_key = ANY({sql.mark})",
                 [destination, keys],
             )
-        _insert(con, STATE_TABLE, STATE_COLUMNS, [s.as_tuple() for s in states])
-    _insert(con, RESPONSES_TABLE, RESPONSE_COLUMNS, [r.as_tuple() for r in responses])
+        _insert(sql, STATE_TABLE, STATE_COLUMNS, [s.as_tuple() for s in states])
+    _insert(sql, RESPONSES_TABLE, RESPONSE_COLUMNS, [r.as_tuple() for r in responses])
 
 
-def _insert(
-    con: duckdb.DuckDBPyConnection, table: str, columns: dict[str, str], values: Iterable[tuple]
-) -> None:
-    values = list(values)
+def _insert(sql: Sql, table: str, columns: dict[str, str], values: Sequence[tuple]) -> None:
     if not values:
         return
     names = ", ".join(quote(c) for c in columns)
-    marks = ", ".join("?" for _ in columns)
-    con.executemany(
+    marks = ", ".join(sql.mark for _ in columns)
+    sql.insert_many(
         f"INSERT INTO {quote(SCHEMA)}.{quote(table)} ({names}) VALUES ({marks})", values
     )
-
-
-def _transaction(con: duckdb.DuckDBPyConnection, work: Callable[[], Any]) -> None:
-    con.execute("BEGIN TRANSACTION")
-    try:
-        work()
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
-
-
-def _create(table: str, columns: dict[str, str]) -> str:
-    ddl = ", ".join(f"{quote(name)} {kind}" for name, kind in columns.items())
-    return f"CREATE TABLE IF NOT EXISTS {quote(SCHEMA)}.{quote(table)} ({ddl})"
 
 
 def updated(state: StateRow, **changes: Any) -> StateRow:

@@ -2,24 +2,28 @@
 
 ``aircall_reverse/unknown_callers`` holds one row per phone number that made an inbound call and
 matches no contact's phone number, already shaped as a contact to create (the
-``create_contacts`` template sends it as is). It is computed by one SQL statement inside
-DuckDB, so a calls table of millions of rows never passes through Python, and it replaces the
-table in one transaction. Numbers are compared normalised: digits only, with the leading ``+``
-kept (Aircall shows ``+33 1 23 45 67 89`` in calls and may store ``+33123456789`` in contacts).
+``create_contacts`` template sends it as is). It is computed by one SQL statement inside the
+warehouse, so a calls table of millions of rows never passes through Python, and it replaces the
+table in one transaction. The statement is written once for DuckDB and PostgreSQL; the three
+things they spell differently (a JSON array's fields, building one, a time as text) come from
+the warehouse (``store.SyncWarehouse``). Numbers are compared normalised: digits only, with the
+leading ``+`` kept (Aircall shows ``+33 1 23 45 67 89`` in calls and may store ``+33123456789``
+in contacts).
 """
 
 from typing import Any
 
 import dagster as dg
-import duckdb
 
 from aircall_assets.assets import IO_MANAGER_KEY, asset_key
 from aircall_assets.catalog import CALLS, CONTACTS
 from aircall_assets.resources import warehouse_kind, warehouse_pool
-from aircall_assets.warehouse import Warehouse
+from aircall_assets.reverse_sync.store import Sql, SyncWarehouse
+from aircall_assets.sql import literal
 
 GROUP = "aircall_reverse"
-UNKNOWN_CALLERS_KEY = dg.AssetKey([GROUP, "unknown_callers"])
+TABLE = "unknown_callers"
+UNKNOWN_CALLERS_KEY = dg.AssetKey([GROUP, TABLE])
 FIRST_NAME = "Unknown caller"
 LABEL = "Caller"
 REQUIRED_COLUMNS = {
@@ -45,8 +49,15 @@ def normalized(expression: str) -> str:
     return f"({plus} || {digits})"
 
 
-UNKNOWN_CALLERS_SQL = f"""
-CREATE OR REPLACE TABLE aircall_reverse.unknown_callers AS
+def unknown_callers_query(warehouse: SyncWarehouse) -> str:
+    """The SELECT of the table's rows, in ``warehouse``'s SQL (the columns typed by casts)."""
+    phone_numbers = warehouse.json_array_of_object(
+        [("label", literal(LABEL)), ("value", "c.number")]
+    )
+    contact_numbers = warehouse.array_field_texts(
+        "aircall.contacts", "phone_numbers", "value", alias="value"
+    )
+    return f"""
 WITH inbound AS (
     SELECT {normalized("raw_digits")} AS number, started_at
     FROM aircall.calls
@@ -63,21 +74,17 @@ callers AS (
 ),
 known AS (
     SELECT DISTINCT {normalized("value")} AS number
-    FROM (
-        SELECT unnest(json_extract_string(phone_numbers, '$[*].value')) AS value
-        FROM aircall.contacts
-        WHERE phone_numbers IS NOT NULL
-    )
+    FROM ({contact_numbers}) AS contact_numbers
     WHERE value IS NOT NULL
 )
 SELECT
-    c.number::VARCHAR AS key,
-    '{FIRST_NAME}'::VARCHAR AS first_name,
-    c.number::VARCHAR AS last_name,
+    c.number::TEXT AS key,
+    {literal(FIRST_NAME)}::TEXT AS first_name,
+    c.number::TEXT AS last_name,
     ('Called ' || c.call_count || CASE WHEN c.call_count = 1 THEN ' time' ELSE ' times' END
-        || ', last on ' || strftime(c.last_call_at, '%Y-%m-%d %H:%M') || ' UTC.')::VARCHAR
+        || ', last on ' || {warehouse.utc_minute("c.last_call_at")} || ' UTC.')::TEXT
         AS information,
-    json_array(json_object('label', '{LABEL}', 'value', c.number)) AS phone_numbers,
+    {phone_numbers} AS phone_numbers,
     c.call_count::BIGINT AS call_count,
     c.first_call_at::TIMESTAMPTZ AS first_call_at,
     c.last_call_at::TIMESTAMPTZ AS last_call_at
@@ -87,17 +94,10 @@ ORDER BY c.last_call_at DESC, c.number
 """
 
 
-def _missing_inputs(con: duckdb.DuckDBPyConnection) -> list[str]:
+def _missing_inputs(sql: Sql) -> list[str]:
     problems = []
     for (schema, table), needed in REQUIRED_COLUMNS.items():
-        present = {
-            name
-            for (name,) in con.execute(
-                "SELECT column_name FROM information_schema.columns WHERE "
-                "table_catalog = current_database() AND table_schema = ? AND table_name = ?",
-                [schema, table],
-            ).fetchall()
-        }
+        present = sql.column_names(schema, table)
         if not present:
             problems.append(f"{schema}.{table} does not exist: materialize {schema}/{table} first")
             continue
@@ -110,26 +110,20 @@ def _missing_inputs(con: duckdb.DuckDBPyConnection) -> list[str]:
     return problems
 
 
-def compute_unknown_callers(warehouse: Warehouse) -> dict[str, Any]:
+def compute_unknown_callers(warehouse: SyncWarehouse) -> dict[str, Any]:
     """Rebuild ``aircall_reverse.unknown_callers`` in one transaction; returns figures."""
-    with warehouse.connect() as con:
-        problems = _missing_inputs(con)
+    with warehouse.connect() as sql:
+        problems = _missing_inputs(sql)
         if problems:
             raise dg.Failure(
                 description="unknown_callers needs the calls and contacts tables: "
                 + "; ".join(problems)
             )
-        con.execute("BEGIN TRANSACTION")
-        try:
-            con.execute(f"CREATE SCHEMA IF NOT EXISTS {GROUP}")
-            con.execute(UNKNOWN_CALLERS_SQL)
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
-        (rows,) = con.execute(f"SELECT count(*) FROM {GROUP}.unknown_callers").fetchone()  # type: ignore[misc]
-        preview = con.execute(
-            f"SELECT key, information FROM {GROUP}.unknown_callers LIMIT 5"
+        columns = {name: kind for name, kind, _ in COLUMNS}
+        warehouse.replace_table(sql, GROUP, TABLE, columns, unknown_callers_query(warehouse))
+        (rows,) = sql.execute(f"SELECT count(*) FROM {GROUP}.{TABLE}").fetchone()
+        preview = sql.execute(
+            f"SELECT key, information FROM {GROUP}.{TABLE} ORDER BY last_call_at DESC, key LIMIT 5"
         ).fetchall()
     return {"rows": int(rows), "preview": preview}
 

@@ -7,7 +7,7 @@ tables back as DataFrames; which database holds them is the warehouse's business
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 import pandas as pd
@@ -19,7 +19,10 @@ from aircall_assets.warehouse.duckdb_file import (
     DEFAULT_MEMORY_LIMIT,
     Warehouse,
 )
-from aircall_assets.warehouse.url import WAREHOUSE_URL_ENV, NotOnPostgresError, mask
+from aircall_assets.warehouse.url import WAREHOUSE_URL_ENV, mask
+
+if TYPE_CHECKING:
+    from aircall_assets.reverse_sync.store import SyncWarehouse
 
 
 def rows_per_partition(keys: Sequence[str], rows_per_day: dict[str, int]) -> dict[str, int]:
@@ -82,15 +85,13 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
         return Warehouse(self.path, memory_limit=self.memory_limit)
 
     @property
-    def warehouse(self) -> Warehouse:
-        """The DuckDB file, for the code that speaks DuckDB SQL itself (the reverse sync and
-        ``aircall_reverse/unknown_callers``); with a PostgreSQL URL, a clear error instead of
-        a DuckDB file written behind the user's back."""
-        if self.url:
-            raise NotOnPostgresError(
-                "The reverse sync and aircall_reverse/unknown_callers", self.url
-            )
-        return Warehouse(self.path, memory_limit=self.memory_limit)
+    def warehouse(self) -> SyncWarehouse:
+        """The warehouse as the reverse sync and ``aircall_reverse/unknown_callers`` use it
+        (their state, responses and SQL), on the same database as ``store``."""
+        # imported here: the reverse sync builds on this package, not the other way round
+        from aircall_assets.reverse_sync.store import sync_warehouse
+
+        return sync_warehouse(self.store)
 
     def handle_output(self, context: dg.OutputContext, obj: TableLoad | pd.DataFrame) -> None:
         schema, table = table_address(context.asset_key)

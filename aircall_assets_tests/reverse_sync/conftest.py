@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from aircall_assets_tests.warehouses import WarehouseUnderTest
+
 
 @pytest.fixture
 def sim(simulator_factory):
@@ -13,4 +15,12 @@ def sim(simulator_factory):
 
 @pytest.fixture
 def db(tmp_path):
+    """A DuckDB file of this test (for what only DuckDB has: its file, its file lock)."""
     return tmp_path / "warehouse.duckdb"
+
+
+@pytest.fixture
+def each_db(warehouse: WarehouseUnderTest) -> str:
+    """Each warehouse in turn, empty, as the helpers take it: a DuckDB file's path, then a
+    PostgreSQL database's URL."""
+    return warehouse.address

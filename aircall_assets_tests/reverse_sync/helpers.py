@@ -1,10 +1,13 @@
-"""Helpers of the reverse-sync tests: source tables, settings, in-process runs, simulator counts."""
+"""Helpers of the reverse-sync tests: source tables, settings, in-process runs, simulator counts.
+
+A warehouse is given as its address, a DuckDB file's path or a PostgreSQL database's URL
+(``warehouses.io_manager_for``): the same helpers serve both."""
 
 from __future__ import annotations
 
 from collections import Counter
 from datetime import timedelta
-from pathlib import Path
+from os import PathLike
 from typing import Any
 
 import dagster as dg
@@ -19,10 +22,13 @@ from aircall_assets.reverse_sync.definitions import (
     TEST_SEND_OP,
     build_reverse_sync,
 )
+from aircall_assets.reverse_sync.state import RESPONSE_COLUMNS, STATE_COLUMNS
 from aircall_assets.settings import Settings, parse_settings
 from aircall_assets.simulator.config import utc_today
-from aircall_assets.warehouse import Warehouse, WarehouseIOManager
 from aircall_assets_tests.helpers import query, resource_for
+from aircall_assets_tests.warehouses import io_manager_for
+
+Address = str | PathLike[str]  # a DuckDB file or a PostgreSQL URL
 
 
 def settings_with(*destinations: dict[str, Any]) -> Settings:
@@ -30,7 +36,7 @@ def settings_with(*destinations: dict[str, Any]) -> Settings:
     return parse_settings({"history_start": start, "destinations": list(destinations)})
 
 
-def write_source(db: Path, table: str, rows: list[dict[str, Any]], columns=None) -> None:
+def write_source(db: Address, table: str, rows: list[dict[str, Any]], columns=None) -> None:
     """``schema.table`` ← rows; lists and dicts are stored as JSON text (as a CRM export)."""
     schema, name = table.split(".")
     cells = [
@@ -38,10 +44,10 @@ def write_source(db: Path, table: str, rows: list[dict[str, Any]], columns=None)
         for r in rows
     ]
     frame = pd.DataFrame(cells, columns=columns or (list(rows[0]) if rows else None))
-    Warehouse(db).replace_frame(schema, name, frame)
+    io_manager_for(db).store.replace_frame(schema, name, frame)
 
 
-def job_defs(settings: Settings, sim, db: Path, **resource_overrides) -> dg.Definitions:
+def job_defs(settings: Settings, sim, db: Address, **resource_overrides) -> dg.Definitions:
     reverse = build_reverse_sync(settings)
     return dg.Definitions(
         assets=reverse.assets,
@@ -49,7 +55,7 @@ def job_defs(settings: Settings, sim, db: Path, **resource_overrides) -> dg.Defi
         sensors=reverse.sensors,
         resources={
             "aircall": resource_for(sim, **resource_overrides),
-            IO_MANAGER_KEY: WarehouseIOManager(path=str(db)),
+            IO_MANAGER_KEY: io_manager_for(db),
         },
     )
 
@@ -57,7 +63,7 @@ def job_defs(settings: Settings, sim, db: Path, **resource_overrides) -> dg.Defi
 def run_sync(
     settings: Settings,
     sim,
-    db: Path,
+    db: Address,
     destination: str,
     *,
     instance=None,
@@ -73,7 +79,7 @@ def run_sync(
 
 
 def run_test_send(
-    settings: Settings, sim, db: Path, destination: str, *, instance=None, **config: Any
+    settings: Settings, sim, db: Address, destination: str, *, instance=None, **config: Any
 ):
     job = job_defs(settings, sim, db).get_job_def(TEST_SEND_JOB)
     return job.execute_in_process(
@@ -111,25 +117,27 @@ def failure_text(result: dg.ExecuteInProcessResult) -> str:
     return "\n".join(texts)
 
 
-def responses(db: Path, destination: str | None = None) -> list[dict[str, Any]]:
-    sql = "SELECT * FROM aircall_sync.responses"
-    params: list[Any] = []
-    if destination:
-        sql += " WHERE destination = ?"
-        params.append(destination)
-    with Warehouse(db).connect(read_only=True) as con:
-        cursor = con.execute(sql + " ORDER BY attempted_at", params)
-        names = [d[0] for d in cursor.description]
-        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+def rows_of(db: Address, table: str, columns, where: str = "", params=()) -> list[dict[str, Any]]:
+    """``columns`` of ``table``'s rows (``where``: a clause with ``?`` marks) as dicts."""
+    names = list(columns)
+    sql = f"SELECT {', '.join(names)} FROM {table} {where}"
+    return [dict(zip(names, row, strict=True)) for row in query(db, sql, list(params))]
 
 
-def state(db: Path, destination: str) -> dict[str, dict[str, Any]]:
-    with Warehouse(db).connect(read_only=True) as con:
-        cursor = con.execute(
-            "SELECT * FROM aircall_sync.state WHERE destination = ?", [destination]
-        )
-        names = [d[0] for d in cursor.description]
-        return {row[1]: dict(zip(names, row, strict=True)) for row in cursor.fetchall()}
+def responses(db: Address, destination: str | None = None) -> list[dict[str, Any]]:
+    where = "WHERE destination = ?" if destination else ""
+    return rows_of(
+        db,
+        "aircall_sync.responses",
+        RESPONSE_COLUMNS,
+        f"{where} ORDER BY attempted_at",
+        [destination] if destination else [],
+    )
+
+
+def state(db: Address, destination: str) -> dict[str, dict[str, Any]]:
+    found = rows_of(db, "aircall_sync.state", STATE_COLUMNS, "WHERE destination = ?", [destination])
+    return {row["row_key"]: row for row in found}
 
 
 def digits(value: str) -> str:

@@ -55,9 +55,9 @@ def assert_each_created_once(sim, rows) -> None:
     assert len(counts) == len(rows), f"{len(rows) - len(counts)} row(s) never created"
 
 
-def test_crash_after_aircall_applied_but_before_the_outcome_was_recorded(sim, db, monkeypatch):
+def test_crash_after_aircall_applied_but_before_the_outcome_was_recorded(sim, each_db, monkeypatch):
     rows = leads(10)
-    write_source(db, "crm.leads", rows)
+    write_source(each_db, "crm.leads", rows)
     settings = settings_with(CREATE)
     real_write = SyncStore.write
     outcomes = {"n": 0}
@@ -70,25 +70,25 @@ def test_crash_after_aircall_applied_but_before_the_outcome_was_recorded(sim, db
         return real_write(self, states, responses)
 
     monkeypatch.setattr(SyncStore, "write", crash_on_fifth_outcome)
-    first = run_sync(settings, sim, db, "leads")
+    first = run_sync(settings, sim, each_db, "leads")
     assert not first.success and "process killed" in failure_text(first)
-    pending = {k: s for k, s in state(db, "leads").items() if s["status"] == "sending"}
+    pending = {k: s for k, s in state(each_db, "leads").items() if s["status"] == "sending"}
     assert list(pending) == ["4"]
     monkeypatch.setattr(SyncStore, "write", real_write)
 
-    second = run_sync(settings, sim, db, "leads")
+    second = run_sync(settings, sim, each_db, "leads")
     assert second.success, failure_text(second)
     meta = output_metadata(second)
     assert (meta["recovered"], meta["sent"], meta["unchanged"]) == (1, 5, 4)
     assert_each_created_once(sim, rows)
-    recovered = [r for r in responses(db, "leads") if r["outcome"] == "recovered"]
+    recovered = [r for r in responses(each_db, "leads") if r["outcome"] == "recovered"]
     assert [r["row_key"] for r in recovered] == ["4"]
-    assert state(db, "leads")["4"]["aircall_id"] == recovered[0]["aircall_id"]
+    assert state(each_db, "leads")["4"]["aircall_id"] == recovered[0]["aircall_id"]
 
 
-def test_crash_after_the_intent_but_before_the_request_left(sim, db, monkeypatch):
+def test_crash_after_the_intent_but_before_the_request_left(sim, each_db, monkeypatch):
     rows = leads(6)
-    write_source(db, "crm.leads", rows)
+    write_source(each_db, "crm.leads", rows)
     settings = settings_with(CREATE)
     real_call = ReverseSync._call
     calls = {"n": 0}
@@ -100,11 +100,11 @@ def test_crash_after_the_intent_but_before_the_request_left(sim, db, monkeypatch
         return real_call(self, request)
 
     monkeypatch.setattr(ReverseSync, "_call", die_before_third_request)
-    assert not run_sync(settings, sim, db, "leads").success
+    assert not run_sync(settings, sim, each_db, "leads").success
     monkeypatch.setattr(ReverseSync, "_call", real_call)
-    assert state(db, "leads")["2"]["status"] == "sending"
+    assert state(each_db, "leads")["2"]["status"] == "sending"
 
-    second = run_sync(settings, sim, db, "leads")
+    second = run_sync(settings, sim, each_db, "leads")
     assert second.success
     meta = output_metadata(second)
     assert (meta["sent"], meta["recovered"], meta["unchanged"]) == (4, 0, 2)
@@ -138,13 +138,13 @@ sys.exit(0 if result.success else 1)
 """
 
 
-def test_sigkill_half_way_then_rerun_creates_no_duplicates(sim, db, capsys):
+def test_sigkill_half_way_then_rerun_creates_no_duplicates(sim, each_db, capsys):
     rows = leads(30)
-    write_source(db, "crm.leads", rows)
+    write_source(each_db, "crm.leads", rows)
     before = len(sim.store.all("contacts"))
     child = subprocess.Popen(
         [sys.executable, "-c", CHILD],
-        env={**os.environ, "SIM_URL": sim.base_url, "DB": str(db)},
+        env={**os.environ, "SIM_URL": sim.base_url, "DB": str(each_db)},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
@@ -162,9 +162,9 @@ def test_sigkill_half_way_then_rerun_creates_no_duplicates(sim, db, capsys):
             os.kill(child.pid, signal.SIGKILL)
     created_at_kill = len(sim.store.all("contacts")) - before
     assert 12 <= created_at_kill < 30
-    at_kill = Counter(s["status"] for s in state(db, "leads").values())
+    at_kill = Counter(s["status"] for s in state(each_db, "leads").values())
 
-    result = run_sync(settings_with(CREATE), sim, db, "leads")
+    result = run_sync(settings_with(CREATE), sim, each_db, "leads")
     assert result.success, failure_text(result)
     meta = output_metadata(result)
     assert meta["sent"] + meta["recovered"] + meta["unchanged"] == 30

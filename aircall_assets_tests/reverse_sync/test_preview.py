@@ -5,10 +5,10 @@ from __future__ import annotations
 import dagster as dg
 
 from aircall_assets.reverse_sync.definitions import TEST_SEND_OP
-from aircall_assets.warehouse import Warehouse
 from aircall_assets_tests.reverse_sync.helpers import (
     failure_text,
     output_metadata,
+    query,
     responses,
     run_sync,
     run_test_send,
@@ -36,22 +36,23 @@ CREATE = {
 
 
 def tables(db) -> set[str]:
-    with Warehouse(db).connect(read_only=True) as con:
-        return {
-            f"{s}.{t}"
-            for s, t in con.execute(
-                "SELECT table_schema, table_name FROM information_schema.tables"
-            ).fetchall()
-        }
+    found = query(
+        db,
+        "SELECT table_schema, table_name FROM information_schema.tables "
+        "WHERE table_schema NOT IN ('pg_catalog', 'information_schema')",
+    )
+    return {f"{schema}.{table}" for schema, table in found}
 
 
-def test_dry_run_shows_samples_and_sends_and_writes_nothing(sim, db):
-    write_source(db, "crm.people", PEOPLE)
+def test_dry_run_shows_samples_and_sends_and_writes_nothing(sim, each_db):
+    write_source(each_db, "crm.people", PEOPLE)
     before = len(sim.store.all("contacts"))
-    result = run_sync(settings_with(CREATE), sim, db, "people", dry_run=True, sample_size=3)
+    result = run_sync(settings_with(CREATE), sim, each_db, "people", dry_run=True, sample_size=3)
     assert result.success, failure_text(result)
     assert sim.stats.requests == 0 and len(sim.store.all("contacts")) == before
-    assert "aircall_sync.responses" not in tables(db) and "aircall_sync.state" not in tables(db)
+    assert "aircall_sync.responses" not in tables(each_db) and "aircall_sync.state" not in tables(
+        each_db
+    )
     meta = output_metadata(result)
     assert meta["dry_run"] is True
     assert (meta["rows_to_send"], meta["requests_to_send"], meta["rows_invalid"]) == (8, 8, 1)
@@ -93,12 +94,12 @@ def test_dry_run_after_a_sync_shows_what_changed(sim, db):
     assert "updated, not created again" in sample["note"]
 
 
-def test_test_send_sends_one_row_and_shows_request_and_answer(sim, db):
-    write_source(db, "crm.people", PEOPLE)
+def test_test_send_sends_one_row_and_shows_request_and_answer(sim, each_db):
+    write_source(each_db, "crm.people", PEOPLE)
     settings = settings_with(CREATE)
     before = len(sim.store.all("contacts"))
     instance = dg.DagsterInstance.ephemeral()
-    result = run_test_send(settings, sim, db, "people", row_key="3", instance=instance)
+    result = run_test_send(settings, sim, each_db, "people", row_key="3", instance=instance)
     assert result.success, failure_text(result)
     meta = output_metadata(result, TEST_SEND_OP)
     assert meta["request"] == {
@@ -112,13 +113,13 @@ def test_test_send_sends_one_row_and_shows_request_and_answer(sim, db):
     assert (meta["status"], meta["outcome"]) == (201, "sent")
     assert meta["response"]["contact"]["first_name"] == "P3"
     assert len(sim.store.all("contacts")) == before + 1
-    (recorded,) = responses(db, "people")
+    (recorded,) = responses(each_db, "people")
     assert recorded["mode"] == "test" and recorded["row_key"] == "3"
     logs = "\n".join(e.user_message for e in instance.all_logs(result.run_id))
     assert "Test request: POST /v1/contacts" in logs and '"first_name": "P3"' in logs
     assert "Aircall answered 201 (sent)" in logs and '"contact": {' in logs
     # The row is now recorded as sent: the sync does not create it a second time.
-    sync = run_sync(settings, sim, db, "people")
+    sync = run_sync(settings, sim, each_db, "people")
     assert output_metadata(sync)["sent"] == 7 and output_metadata(sync)["unchanged"] == 1
     assert len(sim.store.all("contacts")) == before + 8
 

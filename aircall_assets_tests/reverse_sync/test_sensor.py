@@ -77,19 +77,19 @@ def test_the_sensor_starts_stopped_and_fires_once_per_materialization(sim, db):
     assert not tick(other, instance, defs, None).run_requests  # other source: not triggered
 
 
-def test_calls_and_contacts_to_unknown_callers_to_sensor_to_aircall(simulator_factory, db):
+def test_calls_and_contacts_to_unknown_callers_to_sensor_to_aircall(simulator_factory, each_db):
     start = utc_today() - timedelta(days=2)
     sim = simulator_factory(seed=8, start_date=start, days=2, calls_per_day=40, contacts=30)
     instance = dg.DagsterInstance.ephemeral()
-    load_extracts(sim, db, start, 2, instance=instance)
-    assert materialize_unknown(db, instance=instance).success
+    load_extracts(sim, each_db, start, 2, instance=instance)
+    assert materialize_unknown(each_db, instance=instance).success
     from aircall_assets_tests.helpers import query
 
-    numbers = [k for (k,) in query(db, "SELECT key FROM aircall_reverse.unknown_callers")]
+    numbers = [k for (k,) in query(each_db, "SELECT key FROM aircall_reverse.unknown_callers")]
     assert numbers
 
     settings = settings_with(DEMO)
-    defs = job_defs(settings, sim, db)
+    defs = job_defs(settings, sim, each_db)
     sensor = defs.resolve_sensor_def(sensor_name("unknown_callers"))
     result = tick(sensor, instance, defs, None)
     (request,) = result.run_requests
@@ -104,7 +104,7 @@ def test_calls_and_contacts_to_unknown_callers_to_sensor_to_aircall(simulator_fa
 
     # The asset is materialized again (e.g. the next daily load): a new event, a new run,
     # and nothing is sent twice.
-    assert materialize_unknown(db, instance=instance).success
+    assert materialize_unknown(each_db, instance=instance).success
     (again,) = tick(sensor, instance, defs, result.cursor).run_requests
     assert again.run_key != request.run_key
     second = defs.get_job_def(REVERSE_SYNC_JOB).execute_in_process(

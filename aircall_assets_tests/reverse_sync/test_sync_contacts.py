@@ -28,12 +28,12 @@ PEOPLE = [
 CREATE = {"name": "crm_contacts", "source": "crm.people", "template": "create_contacts"}
 
 
-def test_create_contacts_end_to_end_then_unchanged_rows_are_not_resent(sim, db):
-    write_source(db, "crm.people", PEOPLE)
+def test_create_contacts_end_to_end_then_unchanged_rows_are_not_resent(sim, each_db):
+    write_source(each_db, "crm.people", PEOPLE)
     settings = settings_with(CREATE)
     before = len(sim.store.all("contacts"))
 
-    result = run_sync(settings, sim, db, "crm_contacts")
+    result = run_sync(settings, sim, each_db, "crm_contacts")
     assert result.success, failure_text(result)
     meta = output_metadata(result)
     assert meta["sent"] == 12 and meta["rejected"] == 0 and meta["failed"] == 0
@@ -46,41 +46,41 @@ def test_create_contacts_end_to_end_then_unchanged_rows_are_not_resent(sim, db):
     assert created["Ada3"]["emails"][0]["value"] == "ada3@example.org"
     assert set(contacts_with(sim, [p["phone_numbers"][0]["value"] for p in PEOPLE]).values()) == {1}
 
-    rows = state(db, "crm_contacts")
+    rows = state(each_db, "crm_contacts")
     assert len(rows) == 12 and {r["status"] for r in rows.values()} == {"sent"}
     assert rows["1003"]["aircall_id"] == str(created["Ada3"]["id"])
-    recorded = responses(db, "crm_contacts")
+    recorded = responses(each_db, "crm_contacts")
     assert len(recorded) == 12
     assert {(r["method"], r["path"], r["status"], r["outcome"]) for r in recorded} == {
         ("POST", "/v1/contacts", 201, "sent")
     }
 
     requests_before = sim.stats.requests
-    again = run_sync(settings, sim, db, "crm_contacts")
+    again = run_sync(settings, sim, each_db, "crm_contacts")
     assert again.success
     assert output_metadata(again)["unchanged"] == 12
     assert sim.stats.requests == requests_before  # nothing sent at all
     assert len(sim.store.all("contacts")) == before + 12
 
 
-def test_a_changed_row_updates_the_contact_it_created_instead_of_duplicating(sim, db):
-    write_source(db, "crm.people", PEOPLE[:3])
+def test_a_changed_row_updates_the_contact_it_created_instead_of_duplicating(sim, each_db):
+    write_source(each_db, "crm.people", PEOPLE[:3])
     settings = settings_with(CREATE)
-    assert run_sync(settings, sim, db, "crm_contacts").success
+    assert run_sync(settings, sim, each_db, "crm_contacts").success
     count = len(sim.store.all("contacts"))
 
     changed = [dict(p) for p in PEOPLE[:3]]
     changed[1]["company_name"] = "Babbage & Co"
-    write_source(db, "crm.people", changed)
-    result = run_sync(settings, sim, db, "crm_contacts")
+    write_source(each_db, "crm.people", changed)
+    result = run_sync(settings, sim, each_db, "crm_contacts")
     assert result.success
     meta = output_metadata(result)
     assert (meta["sent"], meta["unchanged"]) == (1, 2)
     assert len(sim.store.all("contacts")) == count
-    contact_id = state(db, "crm_contacts")["1001"]["aircall_id"]
+    contact_id = state(each_db, "crm_contacts")["1001"]["aircall_id"]
     updated = [c for c in sim.store.all("contacts") if str(c["id"]) == contact_id][0]
     assert updated["company_name"] == "Babbage & Co"
-    last = responses(db, "crm_contacts")[-1]
+    last = responses(each_db, "crm_contacts")[-1]
     assert (last["method"], last["path"], last["status"]) == (
         "POST",
         f"/v1/contacts/{contact_id}",

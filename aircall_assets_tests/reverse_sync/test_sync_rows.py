@@ -62,47 +62,47 @@ def test_a_changed_user_is_refused_not_created_twice(sim, db):
     assert sum(u["email"] == "agent0@callcenter.example" for u in sim.store.all("users")) == 1
 
 
-def test_a_422_is_recorded_with_the_reason_and_the_other_rows_still_go(sim, db):
+def test_a_422_is_recorded_with_the_reason_and_the_other_rows_still_go(sim, each_db):
     taken = sim.store.all("users")[0]["email"]  # Aircall answers 422: email already taken
     rows = agents(2) + [{"email": taken, "first_name": "Dup", "last_name": "Licate"}] + agents(2, 2)
-    write_source(db, "hr.agents", rows)
+    write_source(each_db, "hr.agents", rows)
     settings = settings_with(USERS)
-    result = run_sync(settings, sim, db, "new_agents")
+    result = run_sync(settings, sim, each_db, "new_agents")
     assert result.success, "a rejection is an answer, not a failure of the run"
     meta = output_metadata(result)
     assert (meta["sent"], meta["rejected"], meta["failed"]) == (4, 1, 0)
-    rejected = [r for r in responses(db, "new_agents") if r["outcome"] == "rejected"]
+    rejected = [r for r in responses(each_db, "new_agents") if r["outcome"] == "rejected"]
     assert len(rejected) == 1 and rejected[0]["status"] == 422
     assert "email has already been taken" in rejected[0]["error"]
     assert '"troubleshoot"' in rejected[0]["response"]
-    assert state(db, "new_agents")[taken.lower()]["status"] == "rejected"
+    assert state(each_db, "new_agents")[taken.lower()]["status"] == "rejected"
 
     requests = sim.stats.requests
-    again = run_sync(settings, sim, db, "new_agents")
+    again = run_sync(settings, sim, each_db, "new_agents")
     assert output_metadata(again)["rejected_before"] == 1
     assert sim.stats.requests == requests  # not retried blindly
 
 
-def test_invalid_rows_are_recorded_once_and_never_sent(sim, db):
+def test_invalid_rows_are_recorded_once_and_never_sent(sim, each_db):
     rows = agents(2) + [
         {"email": "broken", "first_name": "No", "last_name": "Good"},
         {"email": "x@y.io", "first_name": "No last name", "last_name": None},
     ]
-    write_source(db, "hr.agents", rows)
+    write_source(each_db, "hr.agents", rows)
     settings = settings_with(USERS)
-    result = run_sync(settings, sim, db, "new_agents")
+    result = run_sync(settings, sim, each_db, "new_agents")
     assert result.success
     meta = output_metadata(result)
     assert (meta["sent"], meta["invalid"]) == (2, 2)
     assert sim.stats.by_path["/v2/users"] == 2
-    invalid = [r for r in responses(db, "new_agents") if r["outcome"] == "invalid"]
+    invalid = [r for r in responses(each_db, "new_agents") if r["outcome"] == "invalid"]
     assert sorted(r["error"] for r in invalid) == [
         "email 'broken' is not a valid email address",
         "last_name is required to create a user",
     ]
     assert all(r["status"] is None for r in invalid)
-    run_sync(settings, sim, db, "new_agents")
-    assert len([r for r in responses(db, "new_agents") if r["outcome"] == "invalid"]) == 2
+    run_sync(settings, sim, each_db, "new_agents")
+    assert len([r for r in responses(each_db, "new_agents") if r["outcome"] == "invalid"]) == 2
 
 
 @pytest.fixture
@@ -112,9 +112,9 @@ def recorder():
     rec.stop()
 
 
-def test_batches_by_count_and_by_group_reach_the_wire_as_json_arrays(recorder, db):
+def test_batches_by_count_and_by_group_reach_the_wire_as_json_arrays(recorder, each_db):
     rows = [{"id": i, "team": f"t{i % 3}", "user_id": 100 + i, "note": "x"} for i in range(23)]
-    write_source(db, "crm.members", rows)
+    write_source(each_db, "crm.members", rows)
     settings = settings_with(
         {
             "name": "by_count",
@@ -134,14 +134,14 @@ def test_batches_by_count_and_by_group_reach_the_wire_as_json_arrays(recorder, d
         },
     )
     fake = FakeSim(recorder)
-    assert run_sync(settings, fake, db, "by_count").success
+    assert run_sync(settings, fake, each_db, "by_count").success
     sizes = [len(r.json()) for r in recorder.received]
     assert sizes == [10, 10, 3]
     assert recorder.received[0].json()[0] == {"id": 0, "team": "t0", "user_id": 100}
     assert {r.headers["Content-Type"] for r in recorder.received} == {"application/json"}
 
     recorder.received.clear()
-    assert run_sync(settings, fake, db, "by_team").success
+    assert run_sync(settings, fake, each_db, "by_team").success
     shape = sorted((r.path, len(r.json())) for r in recorder.received)
     assert shape == [
         ("/v1/teams/t0/members", 4),
@@ -154,7 +154,7 @@ def test_batches_by_count_and_by_group_reach_the_wire_as_json_arrays(recorder, d
     for received in recorder.received:
         team = received.path.split("/")[3]
         assert all(rows[m["id"]]["team"] == team and "team" not in m for m in received.json())
-    rows_recorded = responses(db, "by_team")
+    rows_recorded = responses(each_db, "by_team")
     assert len(rows_recorded) == 23 and len({r["request_id"] for r in rows_recorded}) == 6
     assert {r["rows_in_request"] for r in rows_recorded} == {3, 4}
 
@@ -188,17 +188,17 @@ def test_manual_form_body_with_extra_headers(recorder, db):
     }
 
 
-def test_configuration_problems_fail_the_run_with_what_to_do(sim, db):
+def test_configuration_problems_fail_the_run_with_what_to_do(sim, each_db):
     settings = settings_with(
         {"name": "a", "source": "crm.absent", "template": "create_contacts"},
         {"name": "b", "source": "crm.people", "template": "create_contacts", "key": "crm_id"},
     )
-    write_source(db, "crm.people", [{"id": 1, "phone_numbers": ["+1 555"]}])
-    unknown = run_sync(settings, sim, db, "nope")
+    write_source(each_db, "crm.people", [{"id": 1, "phone_numbers": ["+1 555"]}])
+    unknown = run_sync(settings, sim, each_db, "nope")
     assert "no destination 'nope' in the settings; choose from a, b" in failure_text(unknown)
-    missing = run_sync(settings, sim, db, "a")
+    missing = run_sync(settings, sim, each_db, "a")
     assert "source table crm.absent does not exist: materialize it first" in failure_text(missing)
-    no_key = run_sync(settings, sim, db, "b")
+    no_key = run_sync(settings, sim, each_db, "b")
     assert "key column 'crm_id' is not in crm.people (columns: id, phone_numbers)" in failure_text(
         no_key
     )

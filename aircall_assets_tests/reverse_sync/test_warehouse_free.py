@@ -69,7 +69,7 @@ def numbers(rows: list[dict[str, Any]]) -> list[str]:
     return [r["phone_numbers"][0]["value"] for r in rows]
 
 
-def spawn_sync(sim, db: Path, budget: int, log: Path) -> subprocess.Popen:
+def spawn_sync(sim, db: Path | str, budget: int, log: Path) -> subprocess.Popen:
     """A sync run in a child process; its log (stderr) goes to ``log``, read at the end."""
     env = {
         **os.environ,
@@ -192,13 +192,12 @@ def test_an_extract_lands_and_is_readable_while_a_long_sync_runs(
     assert len(posts) == len(rows)
 
 
-def test_two_runs_of_one_destination_take_turns(simulator_factory, tmp_path):
+def test_two_runs_of_one_destination_take_turns(simulator_factory, each_db, tmp_path):
     rows = leads(80)
     sim = simulator_factory(seed=8, days=1, calls_per_day=2, contacts=5)
-    db = tmp_path / "aircall.duckdb"
-    write_source(db, "crm.leads", rows)
+    write_source(each_db, "crm.leads", rows)
     logs = [tmp_path / f"sync-{i}.log" for i in range(2)]
-    children = [spawn_sync(sim, db, 20, log) for log in logs]
+    children = [spawn_sync(sim, each_db, 20, log) for log in logs]
     try:
         results = [finished(child, log, 120) for child, log in zip(children, logs, strict=True)]
     finally:
