@@ -99,7 +99,9 @@ class StateRow:
     updated_at: datetime | None = None
 
     def as_tuple(self) -> tuple:
-        return tuple(getattr(self, c) for c in STATE_COLUMNS)
+        values = {c: getattr(self, c) for c in STATE_COLUMNS}
+        values["last_error"] = without_nul(self.last_error)
+        return tuple(values.values())
 
 
 @dataclass(frozen=True)
@@ -123,14 +125,27 @@ class ResponseRow:
     def as_tuple(self) -> tuple:
         values = {c: getattr(self, c) for c in RESPONSE_COLUMNS}
         values["response"] = _body_json(self.response)
+        values["error"] = without_nul(self.error)
         values["attempted_at"] = self.attempted_at or now_utc()
         return tuple(values.values())
+
+
+def without_nul(value: Any) -> Any:
+    """Texts of Aircall's answers (bodies, errors) without NUL characters, which PostgreSQL
+    stores in neither text nor JSONB: dropped on both warehouses, as the extracts drop them."""
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, dict):
+        return {without_nul(k): without_nul(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [without_nul(v) for v in value]
+    return value
 
 
 def _body_json(body: Any) -> str | None:
     if body is None:
         return None
-    blob = orjson.dumps(json_safe(body))
+    blob = orjson.dumps(without_nul(json_safe(body)))
     if len(blob) > MAX_BODY_BYTES:
         blob = orjson.dumps({"truncated": blob[:MAX_BODY_BYTES].decode("utf-8", "ignore")})
     return blob.decode()

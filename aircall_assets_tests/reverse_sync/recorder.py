@@ -27,6 +27,7 @@ class Received:
 class Recorder:
     received: list[Received] = field(default_factory=list)
     status: int = 200
+    answer: dict | None = None  # the body of every answer; default: {"ok": true, "n": count}
     drop_next: int = 0  # this many requests are read, then the connection closes unanswered
     server: ThreadingHTTPServer | None = None
 
@@ -54,7 +55,8 @@ class Recorder:
                     recorder.drop_next -= 1
                     self.close_connection = True
                     return
-                answer = json.dumps({"ok": True, "n": len(recorder.received)}).encode()
+                body = recorder.answer or {"ok": True, "n": len(recorder.received)}
+                answer = json.dumps(body).encode()
                 self.send_response(recorder.status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(answer)))

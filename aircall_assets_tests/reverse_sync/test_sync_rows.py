@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from aircall_assets_tests.reverse_sync.helpers import (
@@ -157,6 +159,21 @@ def test_batches_by_count_and_by_group_reach_the_wire_as_json_arrays(recorder, e
     rows_recorded = responses(each_db, "by_team")
     assert len(rows_recorded) == 23 and len({r["request_id"] for r in rows_recorded}) == 6
     assert {r["rows_in_request"] for r in rows_recorded} == {3, 4}
+
+
+def test_nul_characters_of_an_answer_are_dropped_from_what_is_recorded(recorder, each_db):
+    recorder.status = 422
+    recorder.answer = {"error": "bad\u0000 value", "detail": ["a\u0000b"]}
+    write_source(each_db, "crm.events", [{"id": 1, "kind": "signup"}])
+    settings = settings_with(
+        {"name": "events", "source": "crm.events", "method": "POST", "path": "/v1/events"}
+    )
+    result = run_sync(settings, FakeSim(recorder), each_db, "events")
+    assert result.success, failure_text(result)
+    (recorded,) = responses(each_db, "events")
+    assert recorded["error"] == "HTTP 422: bad value"
+    assert json.loads(recorded["response"]) == {"error": "bad value", "detail": ["ab"]}
+    assert state(each_db, "events")["1"]["last_error"] == "HTTP 422: bad value"
 
 
 def test_manual_form_body_with_extra_headers(recorder, db):
