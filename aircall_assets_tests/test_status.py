@@ -338,6 +338,7 @@ def test_the_sync_counts_each_destinations_rows_by_latest_outcome(project):
     assert line.split()[-3:] == ["3", "2", "1"]
 
 
+@ON_BOTH
 def test_destinations_inactive_until_activated_then_counts_after_a_sync(project, account):
     from aircall_assets.reverse_sync.definitions import (
         DESTINATION_TAG,
@@ -358,7 +359,7 @@ def test_destinations_inactive_until_activated_then_counts_after_a_sync(project,
     defs = build_definitions(load_settings())
     assert dg.materialize([defs.resolve_assets_def(UNKNOWN_CALLERS_KEY)], instance=instance).success
     write_source(
-        project["db"],
+        project["warehouse"],
         "crm.people",
         [
             {"id": 1, "first_name": "Ada", "phone_numbers": [{"label": "m", "value": "+4477"}]},
