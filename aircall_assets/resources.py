@@ -25,7 +25,7 @@ from aircall_assets.warehouse import (
     validate_memory_limit,
 )
 from aircall_assets.warehouse.duckdb_file import LOCK_TIMEOUT_SECONDS
-from aircall_assets.warehouse.url import WAREHOUSE_URL_ENV, NotOnPostgresError, check_url
+from aircall_assets.warehouse.url import WAREHOUSE_URL_ENV, check_url
 
 DUCKDB_POOL = "aircall_duckdb"  # one writer per DuckDB file: every asset/op writing it
 
@@ -104,11 +104,7 @@ def warehouse_pool() -> str | None:
 
 
 def duckdb_path() -> str:
-    """The DuckDB file; with a PostgreSQL URL there is none to read or write, and code asking
-    for it would use a file nothing writes: a clear error instead."""
-    url = warehouse_url()
-    if url:
-        raise NotOnPostgresError("Tools that read the DuckDB file (AIRCALL_DUCKDB_PATH)", url)
+    """The DuckDB file, the warehouse when ``AIRCALL_WAREHOUSE_URL`` is unset."""
     return os.environ.get("AIRCALL_DUCKDB_PATH") or DEFAULT_DUCKDB_PATH
 
 

@@ -13,13 +13,13 @@ from dagster._serdes import serialize_value
 from aircall_assets.assets import IO_MANAGER_KEY, build_extract_asset
 from aircall_assets.catalog import TABLES
 from aircall_assets.definitions import build_definitions
-from aircall_assets.resources import duckdb_path
+from aircall_assets.resources import warehouse_store
 from aircall_assets.settings import parse_settings
 from aircall_assets.simulator.config import utc_today
 from aircall_assets.warehouse import Warehouse, WarehouseIOManager
+from aircall_assets.warehouse.postgres import PostgresWarehouse
 from aircall_assets.warehouse.url import (
     WAREHOUSE_URL_ENV,
-    NotOnPostgresError,
     WarehouseURLError,
     check_url,
     mask,
@@ -69,17 +69,18 @@ def test_mask_hides_the_password_wherever_libpq_reads_one():
     assert mask("postgresql://aircall@db/w") == "postgresql://aircall@db/w"
 
 
-def test_tools_that_speak_duckdb_refuse_a_postgres_url_instead_of_writing_a_file(
+def test_on_a_postgres_url_every_part_uses_that_database_and_none_a_duckdb_file(
     monkeypatch, postgres_url
 ):
+    from aircall_assets.reverse_sync.postgres_store import PostgresSyncWarehouse
+
     monkeypatch.setenv(WAREHOUSE_URL_ENV, postgres_url)
     io_manager = build_definitions(parse_settings({})).resources[IO_MANAGER_KEY]
-    for attempt in (duckdb_path, lambda: WarehouseIOManager(url=postgres_url).warehouse):
-        with pytest.raises(NotOnPostgresError, match="do not support PostgreSQL yet") as err:
-            attempt()
-        assert password(postgres_url) not in str(err.value)
-        assert mask(postgres_url) in str(err.value)
     assert io_manager.url == dg.EnvVar(WAREHOUSE_URL_ENV)
+    resolved = WarehouseIOManager(url=postgres_url)
+    assert isinstance(resolved.store, PostgresWarehouse)
+    assert isinstance(resolved.warehouse, PostgresSyncWarehouse)
+    assert isinstance(warehouse_store(), PostgresWarehouse)
 
 
 def test_the_password_never_appears_in_definitions_runs_logs_or_errors(

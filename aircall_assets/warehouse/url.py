@@ -61,14 +61,3 @@ def scrub(text: str, url: str) -> str:
         for form in {password, unquote(password)}:
             text = text.replace(form, MASK)
     return text
-
-
-class NotOnPostgresError(RuntimeError):
-    """A part of the project that speaks DuckDB SQL was used with a PostgreSQL warehouse."""
-
-    def __init__(self, what: str, url: str) -> None:
-        super().__init__(
-            f"{what} do not support PostgreSQL yet: {WAREHOUSE_URL_ENV} points at {mask(url)}, "
-            "where only the extract tables and downstream DataFrames are written so far. "
-            f"Nothing was written. Unset {WAREHOUSE_URL_ENV} to use DuckDB at AIRCALL_DUCKDB_PATH."
-        )
