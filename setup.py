@@ -25,6 +25,7 @@ setup(
         "dev": [
             "pytest>=8,<10",
             "dagster-graphql>=1.13,<1.14",
+            "dagster-postgres>=0.29,<0.30",  # the e2e deployment's instance storage
             "playwright>=1.40,<2",  # drives Debian's chromium in the e2e test (no browser download)
             "ruff>=0.5",
         ],

@@ -123,7 +123,8 @@ class GraphQL:
         response = requests.post(
             self.url, json={"query": query, "variables": dict(variables or {})}, timeout=60
         )
-        response.raise_for_status()
+        if response.status_code >= 400:
+            raise RuntimeError(f"GraphQL HTTP {response.status_code}: {response.text[:2000]}")
         payload = response.json()
         if payload.get("errors"):
             raise RuntimeError(f"GraphQL errors: {payload['errors']}")
@@ -203,3 +204,60 @@ query Run($runId: ID!) {
 """
 
 FINISHED = {"SUCCESS", "FAILURE", "CANCELED"}
+
+LAUNCH_BACKFILL = """
+mutation Backfill($backfillParams: LaunchBackfillParams!) {
+  launchPartitionBackfill(backfillParams: $backfillParams) {
+    __typename
+    ... on LaunchBackfillSuccess { backfillId }
+    ... on PythonError { message stack }
+    ... on PartitionKeysNotFoundError { message }
+    ... on UnauthorizedError { message }
+  }
+}
+"""
+
+BACKFILL_QUERY = """
+query Backfill($backfillId: String!) {
+  partitionBackfillOrError(backfillId: $backfillId) {
+    __typename
+    ... on PartitionBackfill { id status }
+    ... on PythonError { message }
+  }
+}
+"""
+
+DRY_RUN_RESULT = """
+    __typename
+    ... on DryRunInstigationTick {
+      evaluationResult {
+        runRequests { runKey jobName runConfigYaml tags { key value } assetSelection { path } }
+        skipReason
+        cursor
+        error { message }
+      }
+    }
+    ... on PythonError { message }
+"""
+
+SCHEDULE_DRY_RUN = f"""
+mutation Schedule($selectorData: ScheduleSelector!, $timestamp: Float) {{
+  scheduleDryRun(selectorData: $selectorData, timestamp: $timestamp) {{ {DRY_RUN_RESULT} }}
+}}
+"""
+
+SENSOR_DRY_RUN = f"""
+mutation Sensor($selectorData: SensorSelector!, $cursor: String) {{
+  sensorDryRun(selectorData: $selectorData, cursor: $cursor) {{ {DRY_RUN_RESULT} }}
+}}
+"""
+
+ALL_RUNS_QUERY = """
+query {
+  runsOrError(limit: 200) {
+    __typename
+    ... on Runs { results { runId jobName status startTime endTime tags { key value } } }
+    ... on PythonError { message }
+  }
+}
+"""
