@@ -95,10 +95,11 @@ def test_processes_on_one_budget_never_exceed_it_in_any_window(store, tmp_path):
 
 
 def test_a_block_after_a_429_holds_every_user_of_the_company(store):
+    other = store.budget(100, 60)
+    began = time.monotonic()  # before the block: however long setting it takes on a busy machine
     store.budget(0, 60).block_until(time.time() + 0.6)
-    began = time.monotonic()
-    waited = store.budget(100, 60).acquire()
-    assert 0.5 <= time.monotonic() - began < 2 and waited >= 0.5
+    waited = other.acquire()
+    assert 0.55 <= time.monotonic() - began < 3 and waited > 0
 
 
 def _hold_the_lock(store: BudgetStore, holding) -> None:
