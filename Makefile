@@ -12,8 +12,10 @@ $(INSTALLED): setup.py pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(INSTALLED)
 
+# Two workers, each taking whole test files (module fixtures such as the bench smoke run stay
+# on one worker); most tests wait on subprocesses, sockets and the simulator's clock.
 test: $(INSTALLED) chromium
-	$(PY) -m pytest
+	$(PY) -m pytest -n 2 --dist loadfile
 
 demo: $(INSTALLED)
 	$(PY) -m aircall_assets demo

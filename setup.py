@@ -24,6 +24,7 @@ setup(
     extras_require={
         "dev": [
             "pytest>=8,<10",
+            "pytest-xdist>=3.5,<4",  # make test runs the suite on two workers
             "dagster-graphql>=1.13,<1.14",
             "dagster-postgres>=0.29,<0.30",  # the e2e deployment's instance storage
             "playwright>=1.40,<2",  # drives Debian's chromium in the e2e test (no browser download)
