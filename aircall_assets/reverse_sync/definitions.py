@@ -38,6 +38,7 @@ from aircall_assets.reverse_sync.payloads import (
     build_payloads,
     make_requests,
     sample,
+    samples_markdown,
 )
 from aircall_assets.reverse_sync.sender import Counts, ReverseSync
 from aircall_assets.reverse_sync.state import (
@@ -63,6 +64,15 @@ SYNC_GROUP = "aircall_sync"
 RESPONSES_KEY = dg.AssetKey([SYNC_GROUP, "responses"])
 STATE_KEY = dg.AssetKey([SYNC_GROUP, "state"])
 DESTINATION_TAG = "aircall/destination"
+# What a plan has counted before anything is sent, by the name a dry run shows it under (the
+# other counts are outcomes of sending, always 0 in a dry run).
+PLANNED_COUNTS = {
+    "rows": "source_rows",
+    "unchanged": "rows_unchanged",
+    "rejected_before": "rows_rejected_before",
+    "invalid": "rows_invalid",
+    "duplicate_keys": "rows_with_a_repeated_key",
+}
 
 
 def sensor_name(destination: str) -> str:
@@ -185,8 +195,8 @@ def _dry_run(context: dg.OpExecutionContext, destination: Destination, config: R
         "destination": destination.name,
         "rows_to_send": sum(len(r.items) for r in plan.requests),
         "requests_to_send": len(plan.requests),
-        **{f"rows_{k}": v for k, v in sync.counts.as_metadata().items() if k != "requests"},
-        "sample_payloads": dg.MetadataValue.json(samples),
+        **{shown: getattr(sync.counts, count) for count, shown in PLANNED_COUNTS.items()},
+        "sample_payloads": dg.MetadataValue.md(samples_markdown(samples)),
         "sample_note": note,
         "columns_not_sent": unsent,
         "invalid_rows": dg.MetadataValue.json(invalid),

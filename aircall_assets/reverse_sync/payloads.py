@@ -402,3 +402,33 @@ def sample(requests: Sequence[OutgoingRequest], headers: dict[str, str], count: 
             entry["note"] = request.reroute
         shown.append(entry)
     return shown
+
+
+def samples_markdown(samples: Sequence[dict[str, Any]]) -> str:
+    """``sample``'s requests as one markdown text, a heading and a JSON code block each: the
+    dry run's payloads read at a glance in the UI, instead of a JSON tree opened level by level."""
+    if not samples:
+        return "_no request to show_"
+    parts = []
+    for number, entry in enumerate(samples, 1):
+        keys = ", ".join(f"`{k}`" for k in entry["row_keys"])
+        more = " ..." if entry["rows"] > len(entry["row_keys"]) else ""
+        lines = [
+            f"**{number}. {entry['method']} {entry['path']}** ({entry['rows']} row(s): "
+            f"{keys}{more})"
+        ]
+        for label in ("note", "body_note"):
+            if label in entry:
+                lines.append(f"_{entry[label]}_")
+        if "extra_headers" in entry:
+            lines.append("Extra headers: " + ", ".join(f"`{h}`" for h in entry["extra_headers"]))
+        lines.append(_code_block(orjson.dumps(entry["body"], option=orjson.OPT_INDENT_2).decode()))
+        parts.append("\n\n".join(lines))
+    return "\n\n".join(parts)
+
+
+def _code_block(text: str) -> str:
+    """``text`` fenced as JSON, the fence longer than any run of backticks inside it."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}json\n{text}\n{fence}"

@@ -14,6 +14,7 @@ from aircall_assets.reverse_sync.payloads import (
     make_requests,
     normalize_phone,
     sample,
+    samples_markdown,
 )
 from aircall_assets.reverse_sync.sender import form_fields
 from aircall_assets.settings import parse_settings
@@ -216,6 +217,29 @@ def test_sample_shows_batches_after_exclusions_and_header_names_only():
     assert shown[0]["body"][:2] == [{"id": 0}, {"id": 1}] and len(shown[0]["body"]) == 10
     assert shown[0]["body_note"] == "first 10 of 40 records in this batch"
     assert shown[0]["extra_headers"] == ["X-Secret"] and "abc" not in str(shown)
+
+
+def test_samples_markdown_shows_each_request_in_its_own_code_block():
+    d = destination(
+        method="POST",
+        path="/v1/bulk",
+        headers="X-Secret:abc",
+        batching={"enabled": True, "size": 12},
+    )
+    rows = [{"id": i, "v": "```" if i == 0 else i} for i in range(13)]
+    text = samples_markdown(sample(make_requests(d, build_payloads(d, rows, ["id", "v"])), {}, 5))
+    first, second = text.split("\n\n**2. ")
+    assert first.startswith("**1. POST /v1/bulk** (12 row(s): `0`, `1`,")
+    assert "`9` ...)" in first and "_first 10 of 12 records in this batch_" in first
+    # a body holding a fence cannot close the block early: the fence is longer than it
+    assert '\n````json\n[\n  {\n    "id": 0,\n    "v": "```"' in first
+    assert first.endswith("\n]\n````")
+    assert second.startswith("POST /v1/bulk** (1 row(s): `12`)") and "```json" in second
+    headers = samples_markdown(
+        sample(make_requests(d, build_payloads(d, rows[:1], ["id"])), d.headers, 1)
+    )
+    assert "Extra headers: `X-Secret`" in headers and "abc" not in headers
+    assert samples_markdown([]) == "_no request to show_"
 
 
 def test_json_safe_values_and_form_fields():

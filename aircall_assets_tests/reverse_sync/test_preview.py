@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import re
+from typing import Any
+
 import dagster as dg
 
 from aircall_assets.reverse_sync.definitions import TEST_SEND_OP
@@ -44,6 +48,15 @@ def tables(db) -> set[str]:
     return {f"{schema}.{table}" for schema, table in found}
 
 
+def sample_blocks(markdown: str) -> tuple[list[str], list[Any]]:
+    """The dry run's samples as shown: each request's heading line, and its body parsed back
+    from its JSON code block (so the text a person reads is exactly the payload)."""
+    headings = [line for line in markdown.splitlines() if line.startswith("**")]
+    bodies = [json.loads(block) for block in re.findall(r"```json\n(.*?)\n```", markdown, re.S)]
+    assert len(headings) == len(bodies), markdown
+    return headings, bodies
+
+
 def test_dry_run_shows_samples_and_sends_and_writes_nothing(sim, each_db):
     write_source(each_db, "crm.people", PEOPLE)
     before = len(sim.store.all("contacts"))
@@ -55,18 +68,14 @@ def test_dry_run_shows_samples_and_sends_and_writes_nothing(sim, each_db):
     )
     meta = output_metadata(result)
     assert meta["dry_run"] is True
-    assert (meta["rows_to_send"], meta["requests_to_send"], meta["rows_invalid"]) == (8, 8, 1)
-    samples = meta["sample_payloads"]
-    assert len(samples) == 3
-    assert samples[0] == {
-        "method": "POST",
-        "path": "/v1/contacts",
-        "rows": 1,
-        "row_keys": ["0"],
-        "body": {
-            "first_name": "P0",
-            "phone_numbers": [{"label": "Work", "value": "+49 30 12340000"}],
-        },
+    assert (meta["rows_to_send"], meta["requests_to_send"]) == (8, 8)
+    assert (meta["source_rows"], meta["rows_invalid"], meta["rows_unchanged"]) == (9, 1, 0)
+    assert not [key for key in meta if key.startswith("rows_rows")]
+    headings, bodies = sample_blocks(meta["sample_payloads"])
+    assert headings == [f"**{n + 1}. POST /v1/contacts** (1 row(s): `{n}`)" for n in range(3)]
+    assert bodies[0] == {
+        "first_name": "P0",
+        "phone_numbers": [{"label": "Work", "value": "+49 30 12340000"}],
     }
     assert meta["columns_not_sent"] == ["internal"]
     assert meta["invalid_rows"] == [
@@ -88,10 +97,11 @@ def test_dry_run_after_a_sync_shows_what_changed(sim, db):
     meta = output_metadata(run_sync(settings, sim, db, "people", dry_run=True))
     assert sim.stats.requests == requests
     assert (meta["rows_to_send"], meta["rows_unchanged"]) == (1, 7)
-    (sample,) = meta["sample_payloads"]
+    (heading,), (body,) = sample_blocks(meta["sample_payloads"])
     contact_id = state(db, "people")["2"]["aircall_id"]
-    assert sample["path"] == f"/v1/contacts/{contact_id}"
-    assert "updated, not created again" in sample["note"]
+    assert f" /v1/contacts/{contact_id}** (1 row(s): `2`)" in heading
+    assert body["first_name"] == "Renamed"
+    assert "updated, not created again" in meta["sample_payloads"]
 
 
 def test_test_send_sends_one_row_and_shows_request_and_answer(sim, each_db):
