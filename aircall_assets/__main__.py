@@ -17,6 +17,18 @@ def main(argv: list[str] | None = None) -> int:
     )
     status.add_argument("--json", action="store_true", help="machine-readable output")
     args = parser.parse_args(argv)
+    from aircall_assets.settings import SettingsError
+
+    try:
+        return _run(args)
+    except SettingsError as exc:
+        # The message names the file (or variable) and what to change: a traceback would only
+        # bury it.
+        print(exc, file=sys.stderr)
+        return 2
+
+
+def _run(args: argparse.Namespace) -> int:
     if args.command == "status":
         from aircall_assets import status as status_module
 
