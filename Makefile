@@ -20,8 +20,11 @@ test: $(INSTALLED) chromium
 demo: $(INSTALLED)
 	$(PY) -m aircall_assets demo
 
+# The simulator and `dagster dev` (webserver and daemon); the UI on DAGSTER_PORT, e.g.
+# `make dev DAGSTER_PORT=3001`. Ctrl-C or SIGTERM (docker stop, systemd, CI) stops everything.
+DAGSTER_PORT ?= 3000
 dev: $(INSTALLED)
-	$(PY) -m aircall_assets dev
+	$(PY) -m aircall_assets dev --webserver-port $(DAGSTER_PORT)
 
 status: $(INSTALLED)
 	$(PY) -m aircall_assets status

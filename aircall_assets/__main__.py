@@ -3,13 +3,21 @@
 import argparse
 import sys
 
+from aircall_assets.demo import SIMULATOR_PORT, WEBSERVER_PORT
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m aircall_assets")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("demo", help="load the simulator's account into data/aircall.duckdb")
     dev = commands.add_parser("dev", help="simulator + dagster dev (webserver and daemon)")
-    dev.add_argument("--port", type=int, default=8765, help="simulator port")
+    dev.add_argument("--port", type=int, default=SIMULATOR_PORT, help="simulator port")
+    dev.add_argument(
+        "--webserver-port",
+        type=int,
+        default=WEBSERVER_PORT,
+        help="port of the Dagster UI (dagster dev -p)",
+    )
     status = commands.add_parser(
         "status",
         help="per table: pending/active/paused, last load, rows, partitions; per destination: "
@@ -37,7 +45,7 @@ def _run(args: argparse.Namespace) -> int:
 
     if args.command == "demo":
         return demo.demo()
-    return demo.dev(args.port)
+    return demo.dev(args.port, args.webserver_port)
 
 
 if __name__ == "__main__":

@@ -18,12 +18,18 @@ from pathlib import Path
 
 import dagster as dg
 
+from aircall_assets.process_group import ProcessGroup
 from aircall_assets.resources import warehouse_store
 from aircall_assets.simulator import Simulator, SimulatorConfig
 from aircall_assets.warehouse.facts import address, read_warehouse
 
 DEMO_DAGSTER_HOME = ".dagster_home"
 DEMO_DAYS = 30
+SIMULATOR_PORT = 8765
+SIMULATOR_LISTENING = "Aircall simulator listening on "  # its one line once it serves
+WEBSERVER_PORT = 3000  # dagster dev's own default
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+STOP_GRACE_SECONDS = 30.0  # for dagster dev to shut its webserver, daemon and code servers down
 LOCK_TIMEOUT_SECONDS = 60.0  # the demo's own runs have ended: nothing else should hold it
 INSTANCE_YAML = """\
 # Written by the demo. One run at a time writes a DuckDB file: every asset and op that
@@ -130,31 +136,63 @@ def demo(config: SimulatorConfig | None = None) -> int:
     return 0
 
 
-def dev(port: int = 8765) -> int:
+def dagster_dev_command(webserver_port: int) -> list[str]:
+    """``dagster dev`` on the repository's workspace, its webserver on ``webserver_port``."""
+    dagster = str(Path(sys.executable).with_name("dagster"))
+    return [dagster, "dev", "-w", "workspace.yaml", "-p", str(webserver_port)]
+
+
+class _Stopped(Exception):
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def _raise_stopped(signum: int, _frame: object) -> None:
+    raise _Stopped(signum)
+
+
+def dev(port: int = SIMULATOR_PORT, webserver_port: int = WEBSERVER_PORT) -> int:
+    """The simulator on ``port`` and ``dagster dev`` (UI on ``webserver_port``) until either
+    ends or this process gets SIGINT (Ctrl-C) or SIGTERM; then both are stopped, whole groups,
+    as Ctrl-C stops them. Returns ``dagster dev``'s exit code, or 128 + the signal's number."""
     prepare_dagster_home()
     config = simulator_config(port)
-    sim = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "aircall_assets.simulator",
-            "--port",
-            str(port),
-            "--start-date",
-            config.first_day.isoformat(),
-            "--days",
-            str(config.days),
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    previous = {sig: signal.signal(sig, _raise_stopped) for sig in STOP_SIGNALS}
+    groups: list[ProcessGroup] = []
     try:
-        line = sim.stdout.readline().strip() if sim.stdout else ""
+        sim = ProcessGroup(
+            [
+                sys.executable,
+                "-m",
+                "aircall_assets.simulator",
+                "--port",
+                str(port),
+                "--start-date",
+                config.first_day.isoformat(),
+                "--days",
+                str(config.days),
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        groups.append(sim)
+        line = sim.process.stdout.readline().strip() if sim.process.stdout else ""
+        if not line.startswith(SIMULATOR_LISTENING):
+            print(f"The simulator did not start on port {port} (in use?)", file=sys.stderr)
+            return 1
         base_url = line.rsplit(" ", 1)[-1]
         print(line, flush=True)
         env = {**os.environ, **demo_environment(base_url, config.first_day)}
-        dagster = str(Path(sys.executable).with_name("dagster"))
-        return subprocess.call([dagster, "dev", "-w", "workspace.yaml"], env=env)
+        groups.insert(0, ProcessGroup(dagster_dev_command(webserver_port), env=env))
+        return groups[0].process.wait()
+    except _Stopped as stopped:
+        print(f"\n{stopped}: stopping dagster dev and the simulator", flush=True)
+        return 128 + stopped.signum
     finally:
-        sim.send_signal(signal.SIGTERM)
-        sim.wait(10)
+        for sig in STOP_SIGNALS:  # the stop below is bounded: a second signal cannot cut it
+            signal.signal(sig, signal.SIG_IGN)
+        for group in groups:  # dagster dev first: its runs may be calling the simulator
+            group.stop(STOP_GRACE_SECONDS)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

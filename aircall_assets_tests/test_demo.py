@@ -3,6 +3,7 @@ DuckDB file or PostgreSQL (then no DuckDB file is written), and prints the rows 
 
 from dataclasses import replace
 from datetime import date
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -53,3 +54,9 @@ def test_the_demo_loads_the_warehouse_the_environment_names(
     if url:
         assert not db.exists() and not db.parent.exists(), "a DuckDB file was written"
         assert urlsplit(url).password not in printed
+
+
+def test_dev_starts_dagster_dev_with_the_webserver_port_asked_for():
+    command = demo_module.dagster_dev_command(3001)
+    assert Path(command[0]).name == "dagster"
+    assert command[1:] == ["dev", "-w", "workspace.yaml", "-p", "3001"]
