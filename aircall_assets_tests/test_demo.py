@@ -1,20 +1,41 @@
 """``make demo`` loads the simulator's account into the warehouse the environment names, the
-DuckDB file or PostgreSQL (then no DuckDB file is written), and prints the rows it holds."""
+DuckDB file or PostgreSQL (then no DuckDB file is written), prints the rows it holds, and
+leaves every asset ``make dev`` shows materialized but the two only a reverse sync writes."""
 
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import dagster as dg
 import pytest
 
 from aircall_assets import demo as demo_module
 from aircall_assets.catalog import TABLES
+from aircall_assets.definitions import build_definitions
+from aircall_assets.reverse_sync.definitions import RESPONSES_KEY, STATE_KEY
+from aircall_assets.reverse_sync.unknown_callers import UNKNOWN_CALLERS_KEY
+from aircall_assets.settings import load_settings
 from aircall_assets.warehouse.url import WAREHOUSE_URL_ENV, mask
 from aircall_assets_tests.helpers import query
 from aircall_assets_tests.warehouses import KINDS
 
 DAYS, CALLS_PER_DAY = 3, 15
+
+
+def never_materialized(home: Path) -> set[dg.AssetKey]:
+    """The assets of the lineage ``make dev`` shows that have no materialization in the
+    instance; checked to be only those no run can materialize (written by a sync alone)."""
+    graph = build_definitions(load_settings()).resolve_asset_graph()
+    assert UNKNOWN_CALLERS_KEY in graph.materializable_asset_keys
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        never = {
+            key
+            for key in graph.get_all_asset_keys()
+            if instance.get_latest_materialization_event(key) is None
+        }
+    assert never == graph.get_all_asset_keys() - graph.materializable_asset_keys
+    return never
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -23,7 +44,12 @@ def test_the_demo_loads_the_warehouse_the_environment_names(
 ):
     db = tmp_path / "data" / "aircall.duckdb"
     url = request.getfixturevalue("postgres_database") if kind == "postgres" else None
-    (tmp_path / "aircall.yaml").write_text("tables:\n  teams: {enabled: false}\n")
+    (tmp_path / "aircall.yaml").write_text(
+        "tables:\n  teams: {enabled: false}\n"
+        "destinations:\n"
+        "  - {name: unknown_callers, source: aircall_reverse/unknown_callers, "
+        "template: create_contacts}\n"
+    )
     env = {
         "DAGSTER_HOME": str(tmp_path / "dagster_home"),
         "AIRCALL_SETTINGS": str(tmp_path / "aircall.yaml"),
@@ -51,6 +77,9 @@ def test_the_demo_loads_the_warehouse_the_environment_names(
         assert f"aircall.{name:<13} {rows:>7} rows" in printed
     assert query(url or db, "SELECT count(*) FROM aircall.calls") == [(DAYS * CALLS_PER_DAY,)]
     assert "aircall.teams" not in printed
+    (callers,) = query(url or db, "SELECT count(*) FROM aircall_reverse.unknown_callers")[0]
+    assert callers > 0
+    assert never_materialized(tmp_path / "dagster_home") == {RESPONSES_KEY, STATE_KEY}
     if url:
         assert not db.exists() and not db.parent.exists(), "a DuckDB file was written"
         assert urlsplit(url).password not in printed
