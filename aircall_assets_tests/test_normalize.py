@@ -42,6 +42,8 @@ def test_unix_and_iso_timestamps_become_utc_instants(warehouse):
             {"id": 5, "created_at": "1758000000"},
             {"id": 6, "created_at": ""},
             {"id": 7, "created_at": 1758000000.5},
+            {"id": 8, "created_at": "9999-12-31T23:59:59.999999Z"},  # microseconds past 2^53
+            {"id": 9, "created_at": -1.5},
         ],
         ["created_at"],
     )
@@ -53,6 +55,8 @@ def test_unix_and_iso_timestamps_become_utc_instants(warehouse):
         5: utc(2025, 9, 16, 5, 20),
         6: None,
         7: utc(2025, 9, 16, 5, 20, 0, 500_000),
+        8: utc(9999, 12, 31, 23, 59, 59, 999_999),
+        9: utc(1969, 12, 31, 23, 59, 58, 500_000),
     }
 
 

@@ -30,6 +30,7 @@ from psycopg.types.json import Jsonb
 from psycopg.types.string import TextLoader
 
 from aircall_assets.catalog import Field
+from aircall_assets.client import read_ahead
 from aircall_assets.normalize import refusal
 from aircall_assets.spool import Spool
 from aircall_assets.sql import quote
@@ -53,7 +54,8 @@ from aircall_assets.warehouse.postgres_types import (
 from aircall_assets.warehouse.url import check_url, mask, scrub
 
 STAGE = "aircall_staged_records"  # temp table of a load's typed rows
-COPY_BATCH = 2_000  # rows per COPY write: the bytes the client holds (a few MB)
+COPY_BATCH = 500  # rows per COPY write (under a MB: more rows cost memory, not speed)
+COPY_AHEAD = 2  # batches DuckDB may type ahead of the one being sent
 CONNECT_TIMEOUT_S = 30
 MARK = "%s"
 
@@ -234,9 +236,8 @@ def _stage(
     try:
         with con.cursor() as cur:
             with cur.copy(f"COPY {STAGE} FROM STDIN") as copy:
-                lines = typing.execute(lines_sql)
-                while batch := lines.fetchmany(COPY_BATCH):
-                    copy.write(b"".join([line for (line,) in batch]))
+                for lines in read_ahead(_batches(typing, lines_sql), depth=COPY_AHEAD):
+                    copy.write(lines)
             return cur.rowcount  # read before the cursor closes, which forgets it
     except duckdb.OutOfMemoryException:
         failure = MemoryError(
@@ -251,6 +252,13 @@ def _stage(
     finally:
         typing.close()
     raise failure  # outside the handler: no driver context chained
+
+
+def _batches(typing: duckdb.DuckDBPyConnection, lines_sql: str) -> Iterator[bytes]:
+    """The COPY lines of ``lines_sql``, ``COPY_BATCH`` rows at a time."""
+    lines = typing.execute(lines_sql)
+    while batch := lines.fetchmany(COPY_BATCH):
+        yield b"".join([line for (line,) in batch])
 
 
 def _insert_staged(con: psycopg.Connection, target: str, load: TableLoad) -> int:

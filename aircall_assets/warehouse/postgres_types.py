@@ -4,9 +4,9 @@ PostgreSQL is sent rows already typed: DuckDB reads the spooled chunks and types
 DuckDB warehouse's own SQL (``normalize.typed_records_sql``), so both warehouses accept,
 convert and refuse exactly alike, with the same message; the query built here writes each typed
 row as one line of ``COPY``'s text format, which the load streams to the server. Typing in
-PostgreSQL instead (each record staged as JSON, split and cast by SQL) made the server parse
-every record two or three times; here it parses only the JSONB columns, as a bare ``COPY`` of
-typed rows would.
+PostgreSQL instead would make the server parse each record more than once (the staged JSON,
+its split into fields, then each JSONB value); here it parses only the JSONB columns, as a
+bare ``COPY`` of typed rows would.
 
 Timestamps travel as integer microseconds since the epoch (``stage_ddl``) and become
 TIMESTAMPTZ in the merge (``from_stage_sql``): an integer is cheaper for the server to read
@@ -104,8 +104,9 @@ def copy_lines_sql(
 ) -> str:
     """DuckDB SQL: one BLOB per spooled record, its typed row as a line of COPY's text format
     for a table of ``stage_ddl``'s columns (bytes: no text decoding on the way)."""
-    line = " || chr(9) || ".join(_cell(f) for f in fields)
+    # One concat: a chain of || would build every prefix of the line as a string of its own.
+    cells = ", chr(9), ".join(_cell(f) for f in fields)
     return (
-        f"SELECT encode({line} || chr(10)) "
+        f"SELECT encode(concat({cells}, chr(10))) "
         f"FROM {typed_records_sql(files, table, fields, primary_key)}"
     )
