@@ -1,10 +1,12 @@
-"""A throwaway PostgreSQL 15 cluster for the tests: a temp dir, a free loopback port, one database.
+"""A throwaway PostgreSQL 15 server: a temp dir, a free loopback port, one database.
 
-The server refuses to run as root and CI runs as root, so there every server command runs as the
-``postgres`` user (``runuser``), in a folder that user can reach; as any other user it runs
-directly. The cluster trades durability for speed (``initdb --no-sync``, ``fsync=off``): it
-lives for one test session. Its URL carries a password, so that tests can check that it is
-never shown.
+The tests' warehouse (``aircall_assets_tests/conftest.py``) and the benchmark's PostgreSQL cases
+(``bench/``) start one. The server refuses to run as root and CI runs as root, so there every
+server command runs as the ``postgres`` user (``runuser``), in a folder that user can reach;
+as any other user it runs directly. For the tests it trades durability for speed
+(``initdb --no-sync``, ``fsync=off``): it lives for one session; the benchmark asks for a
+``durable`` one, configured as PostgreSQL ships. Its URL carries a password, so that tests can
+check that it is never shown.
 """
 
 from __future__ import annotations
@@ -31,9 +33,12 @@ PORT_ATTEMPTS = 3
 
 class PostgresCluster:
     """``start()`` initialises and starts the cluster and creates the database; ``stop()``
-    stops it and removes every file, whatever state it is in."""
+    stops it and removes every file, whatever state it is in. ``durable``: PostgreSQL's own
+    settings for writes (fsync, synchronous commit, full page writes) instead of the tests'
+    faster ones."""
 
-    def __init__(self) -> None:
+    def __init__(self, durable: bool = False) -> None:
+        self.durable = durable
         self.password = "pw-" + secrets.token_hex(8)
         self.port = 0
         self.root: Path | None = None
@@ -52,9 +57,9 @@ class PostgresCluster:
         if missing:
             raise RuntimeError(
                 f"PostgreSQL 15's server ({', '.join(missing)}) is not in {BIN_DIR}: the "
-                "warehouse tests run against a real server. Install it with "
-                "`apt-get install postgresql-15` (Debian), or point AIRCALL_TEST_PG_BIN at a "
-                "PostgreSQL 15 bin folder."
+                "warehouse tests and the benchmark's PostgreSQL cases run against a real "
+                "server. Install it with `apt-get install postgresql-15` (Debian), or point "
+                "AIRCALL_TEST_PG_BIN at a PostgreSQL 15 bin folder."
             )
         # mkdtemp makes a mode-700 folder: the server's user must be able to enter it.
         self.root = Path(tempfile.mkdtemp(prefix="aircall-pg-"))
@@ -95,9 +100,10 @@ class PostgresCluster:
         self.port = port
         options = (
             f"-c listen_addresses=127.0.0.1 -c port={port} "
-            f"-c unix_socket_directories='{self.data}' -c fsync=off "
-            "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
+            f"-c unix_socket_directories='{self.data}' -c max_connections=200"
         )
+        if not self.durable:
+            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         self._run(
             "pg_ctl",
             "-D",

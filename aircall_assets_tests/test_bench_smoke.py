@@ -18,7 +18,7 @@ from aircall_assets.bench.runner import SMOKE
 
 pytestmark = pytest.mark.slow
 
-SMOKE_CASES = "1,2,3,4,5,6,7"
+SMOKE_CASES = "1,2,3,4,5,6,7,1pg,8"
 
 
 @pytest.fixture(scope="module")
@@ -118,6 +118,31 @@ def test_shared_budget_case_runs_the_cli_processes_on_one_budget(smoke):
         assert re.search(r"\[\(?\d+\)?(, \(?\d+\)?)*\]", used), used
     assert goals["(b) the sync creates each row once"]["met"]
     assert "`dagster job execute -m aircall_assets -j aircall_reverse_sync`" in markdown
+
+
+def test_postgres_cases_load_the_api_s_records_and_compare_with_a_bare_copy(smoke):
+    printed, data, markdown = smoke
+    ours, duckdb_run, text, binary = rows_of(data, "1pg")
+    assert ours["tool"].startswith("ours: materialize → PostgreSQL")
+    assert duckdb_run["tool"].startswith("ours: the same run → DuckDB")
+    assert [text["extra"]["format"], binary["extra"]["format"]] == ["text", "binary"]
+    truth = SMOKE.throughput_days * SMOKE.throughput_calls_per_day
+    # the ceilings copy the very rows ours loaded, and read nothing from the API
+    assert {r["records"] for r in (ours, duckdb_run, text, binary)} == {truth}
+    assert text["requests"] == binary["requests"] == 0
+    assert 0 < ours["extra"]["load_s"] < ours["wall_s"]
+    goals = {g["goal"]: g for g in data["goals"] if g["case"] == "1pg"}
+    assert any("the warehouse's transaction alone" in goal for goal in goals)
+    after, at_once = rows_of(data, "8")
+    runs = SMOKE.concurrent_runs
+    assert after["tool"].startswith(f"{runs} range runs") and "at once" in at_once["tool"]
+    assert len(at_once["extra"]["run_walls"]) == runs
+    calls = SMOKE.concurrent_runs * SMOKE.concurrent_days * SMOKE.concurrent_calls_per_day
+    assert after["records"] == at_once["records"] == calls
+    assert "PostgreSQL 15" in markdown
+    # the server's URL holds a password: what the bench prints and writes never shows it
+    shown = printed + markdown + json.dumps(data)
+    assert not re.search(r"postgresql://[^:/@\s]+:(?!\*\*\*@)[^@\s]+@", shown)
 
 
 def test_a_window_is_full_at_the_limit_or_while_some_client_had_work():

@@ -134,7 +134,11 @@ def _memory_gib() -> str:
     return "unknown"
 
 
-def machine_description(peers: Interpreter | None, airbyte: Interpreter | None) -> list[str]:
+def machine_description(
+    peers: Interpreter | None, airbyte: Interpreter | None, postgres: str | None = None
+) -> list[str]:
+    """The CPU first, then the software each tool ran on (``postgres``: the server's
+    description, when a case used it)."""
     lines = [
         f"CPU: {_cpu_model()}, {os.cpu_count()} cores; RAM {_memory_gib()}; "
         f"{platform.system()} {platform.release()}",
@@ -142,6 +146,8 @@ def machine_description(peers: Interpreter | None, airbyte: Interpreter | None) 
         f"duckdb {_v('duckdb')}, pandas {_v('pandas')}, numpy {_v('numpy')}, "
         f"requests {_v('requests')}, orjson {_v('orjson')}",
     ]
+    if postgres:
+        lines.append(postgres)
     if peers and peers.python:
         lines.append(
             f"Peers venv .bench/{peers.name}: dlt {DLT_VERSION}, dagster-duckdb-pandas "

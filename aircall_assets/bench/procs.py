@@ -21,6 +21,8 @@ from typing import Any
 
 import requests
 
+from aircall_assets.warehouse.url import mask
+
 WORKERS_DIR = Path(__file__).resolve().parent / "workers"
 RESULT_PREFIX = "BENCH_RESULT "
 API_ID = "bench"
@@ -59,37 +61,70 @@ def run_worker(
     extra_env: dict[str, str] | None = None,
 ) -> WorkerRun:
     """Run ``workers/<script>`` under ``python`` in a fresh process and collect its result."""
+    (run,) = run_workers_at_once(
+        python, script, [params], log_path=log_path, timeout=timeout, extra_env=extra_env
+    )
+    return run
+
+
+def run_workers_at_once(
+    python: str,
+    script: str,
+    params: list[dict[str, Any]],
+    *,
+    log_path: Path,
+    timeout: float,
+    extra_env: dict[str, str] | None = None,
+) -> list[WorkerRun]:
+    """``workers/<script>`` once per ``params``, every process started at the same moment;
+    their results in the same order (``WorkerFailed`` if any of them failed)."""
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
     env.update({"PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1"})
     env.update(extra_env or {})
-    command = [python, str(WORKERS_DIR / script), json.dumps(params)]
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "ab") as stderr:
-        stderr.write(f"\n$ {script} {json.dumps(params)}\n".encode())
+        for each in params:  # a PostgreSQL URL's password masked
+            stderr.write(f"\n$ {script} {mask(json.dumps(each))}\n".encode())
         stderr.flush()
         started = time.perf_counter()
-        proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=stderr, env=env)
-        timer = threading.Timer(timeout, proc.kill)
-        timer.start()
+        procs = [
+            subprocess.Popen(
+                [python, str(WORKERS_DIR / script), json.dumps(each)],
+                stdout=subprocess.PIPE,
+                stderr=stderr,
+                env=env,
+            )
+            for each in params
+        ]
+        timers = [threading.Timer(timeout, proc.kill) for proc in procs]
+        for timer in timers:
+            timer.start()
+        ended = []
         try:
-            assert proc.stdout is not None
-            out = proc.stdout.read()
-            _, status, usage = os.wait4(proc.pid, 0)
+            for proc in procs:  # each prints one line, at its end: no pipe fills up
+                assert proc.stdout is not None
+                out = proc.stdout.read()
+                _, status, usage = os.wait4(proc.pid, 0)
+                proc.returncode = os.waitstatus_to_exitcode(status)
+                ended.append((proc.returncode, out, usage, time.perf_counter() - started))
         finally:
-            timer.cancel()
-            if proc.stdout is not None:
-                proc.stdout.close()
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        elapsed = time.perf_counter() - started
-    result = None
-    for line in out.decode(errors="replace").splitlines():
-        if line.startswith(RESULT_PREFIX):
-            result = json.loads(line[len(RESULT_PREFIX) :])
-    if proc.returncode != 0 or result is None:
-        why = "timed out" if elapsed >= timeout else f"exit code {proc.returncode}"
-        raise WorkerFailed(f"{script} failed ({why}):\n{_tail(log_path)}")
-    # ru_maxrss is in KiB on Linux.
-    return WorkerRun(result, usage.ru_maxrss / 1024.0, elapsed)
+            for timer in timers:
+                timer.cancel()
+            for proc in procs:
+                if proc.stdout is not None:
+                    proc.stdout.close()
+    runs = []
+    for code, out, usage, elapsed in ended:
+        result = None
+        for line in out.decode(errors="replace").splitlines():
+            if line.startswith(RESULT_PREFIX):
+                result = json.loads(line[len(RESULT_PREFIX) :])
+        if code != 0 or result is None:
+            why = "timed out" if elapsed >= timeout else f"exit code {code}"
+            raise WorkerFailed(f"{script} failed ({why}):\n{_tail(log_path)}")
+        # ru_maxrss is in KiB on Linux.
+        runs.append(WorkerRun(result, usage.ru_maxrss / 1024.0, elapsed))
+    return runs
 
 
 @dataclass

@@ -23,8 +23,16 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+import psycopg
+
 from aircall_assets.bench import envs
-from aircall_assets.bench.procs import SimulatorProcess, WorkerFailed, WorkerRun, run_worker
+from aircall_assets.bench.procs import (
+    SimulatorProcess,
+    WorkerFailed,
+    WorkerRun,
+    run_worker,
+    run_workers_at_once,
+)
 from aircall_assets.bench.report import (
     CaseResult,
     Goal,
@@ -36,6 +44,8 @@ from aircall_assets.bench.report import (
     write_json,
     write_markdown,
 )
+from aircall_assets.postgres_server import PostgresCluster
+from aircall_assets.sql import quote
 
 DEFAULT_OUTPUT = envs.REPO_ROOT / "docs" / "benchmarks.md"
 DAY = 86_400
@@ -67,6 +77,9 @@ class Sizes:
     shared_days: int = 10
     shared_calls_per_day: int = 400  # 4,000 calls: 88 requests for the range run
     shared_contacts: int = 100  # about 200 rows for the reverse sync (see case 7's notes)
+    concurrent_runs: int = 4
+    concurrent_days: int = 7  # each run's range: disjoint weeks of one account
+    concurrent_calls_per_day: int = 3_334  # 93,352 calls in all
     repeats: int = 3  # ours, the ceiling and the naive baseline; dlt and Airbyte run once
     worker_timeout: float = 600.0
 
@@ -95,6 +108,9 @@ SMOKE = Sizes(
     shared_days=2,
     shared_calls_per_day=150,
     shared_contacts=20,
+    concurrent_runs=2,
+    concurrent_days=2,  # a range of one day is a single partition's run, not a range run
+    concurrent_calls_per_day=60,
     repeats=1,
     worker_timeout=300.0,
 )
@@ -119,6 +135,7 @@ class Bench:
         self.want_peers = peers
         self._peers: envs.Interpreter | None = None
         self._airbyte: envs.Interpreter | None = None
+        self._postgres: PostgresCluster | None = None
 
     @property
     def peers(self) -> envs.Interpreter:
@@ -139,6 +156,26 @@ class Bench:
                 else envs.Interpreter("airbyte-py310", None, "peers skipped (--no-peers)")
             )
         return self._airbyte
+
+    @property
+    def postgres(self) -> PostgresCluster:
+        """The PostgreSQL cases' server, started by the first of them (stopped by ``close``)."""
+        if self._postgres is None:
+            self._postgres = PostgresCluster(durable=True).start()
+        return self._postgres
+
+    def database(self, name: str) -> str:
+        """The URL of an empty database ``name`` on the PostgreSQL cases' server."""
+        server = self.postgres.url
+        with psycopg.connect(server, autocommit=True) as con:
+            con.execute(f"DROP DATABASE IF EXISTS {quote(name)} WITH (FORCE)")
+            con.execute(f"CREATE DATABASE {quote(name)}")
+        return f"{server.rsplit('/', 1)[0]}/{name}"
+
+    def close(self) -> None:
+        if self._postgres is not None:
+            self._postgres.stop()
+            self._postgres = None
 
     def simulator(self, first: date, days: int, calls_per_day: int, **kw: Any) -> SimulatorProcess:
         return SimulatorProcess(
@@ -210,6 +247,8 @@ class Bench:
             run, requests = sorted(made, key=lambda pair: pair[0]["wall_s"])[len(made) // 2]
             if len(made) > 1:
                 run.result["walls"] = walls  # turn by turn, to pair with the other tools'
+                if all("load_s" in r.result for r, _ in made):
+                    run.result["load_walls"] = [r["load_s"] for r, _ in made]
             measured.append((run, requests, len(made)))
         return measured
 
@@ -720,6 +759,29 @@ def _backfill_without_records(bench: Bench, first: date, days: int, result: Case
 
 
 def case_memory(bench: Bench) -> CaseResult:
+    result = _memory(bench, "4", "", {})
+    result.notes.append(
+        "case 4: peak RSS is the worker process's high-water mark (kernel `wait4`), Dagster, "
+        "DuckDB and all; no untimed warm-up (the 1M account does not fit the simulator's "
+        "cache anyway)."
+    )
+    return result
+
+
+def case_memory_postgres(bench: Bench) -> CaseResult:
+    """Case 4 into PostgreSQL: the client's memory (the server is a process of its own)."""
+    result = _memory(bench, "4pg", " → PostgreSQL", {"warehouse_url": bench.database("memory")})
+    result.notes.append(
+        "case 4pg: case 4 into the benchmark's PostgreSQL server (see case 1pg) instead of a "
+        "DuckDB file; the peak RSS is the worker's, the run's whole client side (Dagster, the "
+        "spool, DuckDB typing the records, the driver); the server's own memory is its "
+        "configuration's (shared_buffers), not the range's."
+    )
+    return result
+
+
+def _memory(bench: Bench, case: str, into: str, warehouse: dict[str, Any]) -> CaseResult:
+    """Peak RSS of a small and a big backfill of ours into ``warehouse`` (worker params)."""
     s = bench.sizes
     result = CaseResult()
     first = utc_today() - timedelta(days=s.memory_days + 1)
@@ -731,14 +793,15 @@ def case_memory(bench: Bench) -> CaseResult:
         with bench.simulator(first, s.memory_days, per_day) as sim:
             truth = sim.calls_total(day_windows(first, s.memory_days))
             common = {"first_day": first.isoformat(), "days": s.memory_days}
-            tool = f"ours: {truth:,}-call backfill"
+            tool = f"ours: {truth:,}-call backfill{into}"
+            params = {**_ours_range_params(common, first), **warehouse}
             row = _try(
-                "4",
+                case,
                 tool,
-                lambda sim=sim, common=common, truth=truth, tool=tool, ref=(label == "big"): _row(
-                    "4",
+                lambda sim=sim, params=params, truth=truth, tool=tool, ref=(label == "big"): _row(
+                    case,
                     tool,
-                    bench.run(sim, sys.executable, "ours.py", _ours_range_params(common, first)),
+                    bench.run(sim, sys.executable, "ours.py", params),
                     expected=truth,
                     ref=ref,
                 ),
@@ -751,7 +814,7 @@ def case_memory(bench: Bench) -> CaseResult:
     if big and small:
         result.goals.append(
             Goal(
-                "4",
+                case,
                 f"peak RSS < 400 MB at {big.records or 0:,} calls",
                 f"{big.peak_rss_mb:.0f} MB",
                 (big.peak_rss_mb or 1e9) < 400,
@@ -760,7 +823,7 @@ def case_memory(bench: Bench) -> CaseResult:
         growth = (big.peak_rss_mb or 0) / (small.peak_rss_mb or 1)
         result.goals.append(
             Goal(
-                "4",
+                case,
                 "flat: peak RSS does not grow with the range",
                 f"{small.peak_rss_mb:.0f} MB → {big.peak_rss_mb:.0f} MB ({growth:.2f}×) for "
                 f"{(big.records or 0) / max(small.records or 1, 1):.0f}× the calls",
@@ -768,12 +831,7 @@ def case_memory(bench: Bench) -> CaseResult:
             )
         )
     else:
-        result.goals.append(Goal("4", "peak RSS < 400 MB", "failed", False))
-    result.notes.append(
-        "case 4: peak RSS is the worker process's high-water mark (kernel `wait4`), Dagster, "
-        "DuckDB and all; no untimed warm-up (the 1M account does not fit the simulator's "
-        "cache anyway)."
-    )
+        result.goals.append(Goal(case, "peak RSS < 400 MB", "failed", False))
     return result
 
 
@@ -902,6 +960,251 @@ def case_reverse(bench: Bench) -> CaseResult:
         f"here are rows sent per second (the floor is {n / limit * window:.0f}s)."
     )
     return result
+
+
+# -- cases 1pg, 4pg and 8: PostgreSQL ---------------------------------------------------------
+
+COPY_CEILING = "ceiling: bare COPY of the typed rows ({format})"
+
+
+def case_postgres_throughput(bench: Bench) -> CaseResult:
+    """Case 1 into PostgreSQL, against a bare COPY of the same typed rows into the same server,
+    and the same run into DuckDB."""
+    s = bench.sizes
+    result = CaseResult()
+    first = utc_today() - timedelta(days=s.throughput_days + 1)
+    with bench.simulator(first, s.throughput_days, s.throughput_calls_per_day) as sim:
+        truth = sim.calls_total(day_windows(first, s.throughput_days))
+        common = {"first_day": first.isoformat(), "days": s.throughput_days}
+        ours_params = _ours_range_params(common, first)
+        source = bench.database("typed_rows")
+        # Untimed: warms the simulator's cache, and leaves the typed rows the ceiling copies.
+        bench.run(sim, sys.executable, "ours.py", {**ours_params, "warehouse_url": source})
+        tool = f"ours: materialize → PostgreSQL, {s.throughput_days} daily partitions in one run"
+        contenders = [
+            Contender(
+                tool,
+                sys.executable,
+                "ours.py",
+                {**ours_params, "warehouse_url": bench.database("ours")},
+                truth,
+                ref=True,
+            ),
+            Contender("ours: the same run → DuckDB", sys.executable, "ours.py", ours_params, truth),
+            *(
+                Contender(
+                    COPY_CEILING.format(format=fmt),
+                    sys.executable,
+                    "copy_ceiling.py",
+                    {"source_url": source, "format": fmt},
+                    truth,
+                )
+                for fmt in ("text", "binary")
+            ),
+        ]
+        ours, duckdb_run, *ceilings = _in_turns(bench, sim, "1pg", contenders, result)
+    fill_ratios(result.rows)
+    _postgres_goals(ours, duckdb_run, [c for c in ceilings if c and c.records_per_s], result)
+    result.notes += [
+        f"case 1pg: case 1's {truth:,} calls (same account, windows and run) into PostgreSQL "
+        "on this machine: a throwaway cluster (`aircall_assets/postgres_server.py`) on "
+        "loopback with the settings PostgreSQL ships with (see the machine's description), "
+        "a fresh database per run. Ours is the whole run, as in "
+        "case 1: the read from the simulator, the spool, then the warehouse's one "
+        "transaction (DuckDB types the spooled records and streams them by COPY into a "
+        "temporary table before the table's lock; then the range's delete, the insert, the "
+        "verification, the commit); its `load_s` is that transaction alone.",
+        "case 1pg: the ceiling is what nothing can beat on this server: the final typed rows "
+        "of the table ours loaded, read back into the worker's memory beforehand (integers, "
+        "booleans, datetimes, text, each JSONB value as its JSON text) and written by one "
+        "psycopg `COPY` (text, or binary with the C adapters; the faster one is the goal's) "
+        "into an empty table of the same columns, in one transaction, commit included; "
+        "no fetch, parse or typing. Ours, the same run into DuckDB and the two ceilings run "
+        "in turns (see How it measures).",
+    ]
+    return result
+
+
+def _postgres_goals(
+    ours: Row | None, duckdb_run: Row | None, ceilings: list[Row], result: CaseResult
+) -> None:
+    goal = "ours → PostgreSQL ≥ 50% of the bare COPY ceiling"
+    if ours is None or not ours.records_per_s or not ceilings:
+        result.goals.append(Goal("1pg", goal, "ours or the ceiling failed", False))
+        return
+    ceiling = max(ceilings, key=lambda c: c.records_per_s or 0)
+    kind = ceiling.tool.split("(")[1].split(")")[0]
+    share = ours.records_per_s / (ceiling.records_per_s or 1)
+    turns = ", ".join(f"{r:.0%}" for r in wall_ratios(ceiling, ours))
+    result.goals.append(
+        Goal(
+            "1pg",
+            f"{goal} (the whole run: read, spool and load)",
+            f"{share:.0%} of {kind} COPY" + (f" (turn by turn: {turns})" if turns else ""),
+            share >= 0.5,
+        )
+    )
+    load = ours.extra.get("load_s")
+    if load:
+        loads = ours.extra.get("load_walls", [])
+        per_turn = [c / w for c, w in zip(ceiling.extra.get("walls", []), loads, strict=False)]
+        turns = ", ".join(f"{r:.0%}" for r in per_turn)
+        result.goals.append(
+            Goal(
+                "1pg",
+                f"{goal} (the warehouse's transaction alone, from the spool on disk)",
+                f"{(ceiling.wall_s or 0) / load:.0%}: {load:.2f}s against "
+                f"{ceiling.wall_s:.2f}s" + (f" (turn by turn: {turns})" if turns else ""),
+                (ceiling.wall_s or 0) / load >= 0.5,
+            )
+        )
+    correct = ours.records == ours.expected_records and ours.extra.get("checks_passed", True)
+    result.goals.append(
+        Goal(
+            "1pg",
+            "ours loads exactly the API's records into PostgreSQL (asset checks pass)",
+            f"{ours.records:,} of {ours.expected_records:,}",
+            bool(correct),
+        )
+    )
+    if duckdb_run and duckdb_run.wall_s and ours.wall_s:
+        duck_load = duckdb_run.extra.get("load_s") or 0
+        result.goals.append(
+            Goal(
+                "1pg",
+                "the same run into PostgreSQL against DuckDB (wall)",
+                f"{ours.wall_s / duckdb_run.wall_s:.2f}× ({ours.wall_s:.2f}s vs "
+                f"{duckdb_run.wall_s:.2f}s; the load alone {load or 0:.2f}s vs {duck_load:.2f}s)",
+                None,
+            )
+        )
+
+
+def case_concurrent_runs(bench: Bench) -> CaseResult:
+    """Range runs of disjoint weeks of calls into one PostgreSQL table, as separate processes:
+    all started at once, against the same runs one after another."""
+    s = bench.sizes
+    result = CaseResult()
+    runs, days = s.concurrent_runs, s.concurrent_days
+    first = utc_today() - timedelta(days=runs * days + 1)
+    url = bench.database("concurrent")
+    with bench.simulator(first, runs * days, s.concurrent_calls_per_day) as sim:
+        truth = sim.calls_total(day_windows(first, runs * days))
+        whole = {"first_day": first.isoformat(), "days": runs * days}
+        bench.run(sim, sys.executable, "ceiling.py", whole)  # warms the simulator's cache
+        params = [
+            {
+                **sim.common_params(),
+                "workdir": str(bench.workdir),
+                "mode": "range",
+                "history_start": (first - timedelta(days=1)).isoformat(),
+                "first_day": (first + timedelta(days=i * days)).isoformat(),
+                "days": days,
+                "warehouse_url": url,
+                "keep_tables": True,
+            }
+            for i in range(runs)
+        ]
+        measured: dict[str, list[tuple[float, list[WorkerRun], int, int]]] = {
+            "after": [],
+            "once": [],
+        }
+        try:
+            for turn in range(s.repeats):
+                for mode in ("after", "once") if turn % 2 == 0 else ("once", "after"):
+                    measured[mode].append(_range_runs(bench, sim, url, params, mode))
+        except WorkerFailed as exc:
+            result.rows.append(_failed("8", f"{runs} range runs", "failed"))
+            result.notes.append(f"case 8: failed: {str(exc)[-600:]}")
+            result.goals.append(Goal("8", "every run succeeds", "failed", False))
+            return result
+    labels = {
+        "after": f"{runs} range runs of {days} days, one after another",
+        "once": f"the same {runs} runs started at once",
+    }
+    rows = {}
+    for mode, made in measured.items():
+        wall, workers, requests, rows_in_table = sorted(made, key=lambda m: m[0])[len(made) // 2]
+        label = labels[mode] + (f" [median of {len(made)}]" if len(made) > 1 else "")
+        rows[mode] = Row(
+            "8",
+            label,
+            rows_in_table,
+            requests,
+            wall,
+            max(w.peak_rss_mb for w in workers),
+            ref=mode == "after",
+            expected_records=truth,
+            extra={"walls": [m[0] for m in made], "run_walls": [w["wall_s"] for w in workers]},
+        )
+        result.rows.append(rows[mode])
+    fill_ratios(result.rows)
+    after, once = rows["after"], rows["once"]
+    turns = ", ".join(f"{r:.2f}×" for r in wall_ratios(once, after))
+    result.goals.append(
+        Goal(
+            "8",
+            f"{runs} runs at once against one after another (wall)",
+            f"{(once.wall_s or 0) / (after.wall_s or 1):.2f}× ({once.wall_s:.1f}s vs "
+            f"{after.wall_s:.1f}s" + (f"; turn by turn: {turns})" if turns else ")"),
+            None,
+        )
+    )
+    exact = all(m[3] == truth for made in measured.values() for m in made)
+    result.goals.append(
+        Goal(
+            "8",
+            "every run succeeds and the table holds exactly the API's calls",
+            f"{once.records:,} and {after.records:,} of {truth:,}",
+            exact,
+        )
+    )
+    result.notes.append(
+        f"case 8: {truth:,} calls over {runs * days} days, read as {runs} range runs of "
+        f"{days} days each (`ours.py` range mode, each in a process of its own, limit lifted) "
+        "into one PostgreSQL table of the case 1pg server, all loading the same table: each "
+        "stages its records before the table's advisory lock and merges under it. wall: from "
+        "the launch of the first process to the exit of the last, start-up included (Python, "
+        "Dagster's imports, the ephemeral instance), as a user waits for them; the table is "
+        f"dropped before each mode's runs; the modes alternate. On {os.cpu_count()} cores "
+        "the runs, the simulator and the server share the CPU: the ratio is what this machine "
+        "gains from running them at once, not what a server with cores to spare would."
+    )
+    return result
+
+
+def _range_runs(
+    bench: Bench, sim: SimulatorProcess, url: str, params: list[dict[str, Any]], mode: str
+) -> tuple[float, list[WorkerRun], int, int]:
+    """The range runs of ``params`` one ``after`` another or all at ``once``: (wall from the
+    first launch to the last exit, the runs, requests, rows in the table after them)."""
+    with psycopg.connect(url, autocommit=True) as con:
+        con.execute("DROP SCHEMA IF EXISTS aircall CASCADE")
+    sim.reset_stats()
+    started = time.perf_counter()
+    common = {"log_path": bench.log, "timeout": bench.sizes.worker_timeout}
+    if mode == "once":
+        workers = run_workers_at_once(sys.executable, "ours.py", params, **common)
+    else:
+        workers = [run_worker(sys.executable, "ours.py", each, **common) for each in params]
+    wall = time.perf_counter() - started
+    with psycopg.connect(url) as con:
+        (rows,) = con.execute("SELECT count(*) FROM aircall.calls").fetchone()
+    return wall, workers, sim.stats()["requests"], rows
+
+
+def _server_description(server: PostgresCluster) -> str:
+    with psycopg.connect(server.url) as con:
+        settings = dict(
+            con.execute(
+                "SELECT name, current_setting(name) FROM pg_settings WHERE name IN "
+                "('server_version', 'fsync', 'synchronous_commit', 'shared_buffers', "
+                "'work_mem', 'wal_level')"
+            ).fetchall()
+        )
+    version = settings.pop("server_version")
+    shown = ", ".join(f"{k} {v}" for k, v in sorted(settings.items()))
+    return f"PostgreSQL {version} (cases 1pg, 4pg, 8), psycopg {psycopg.__version__}: {shown}"
 
 
 # -- case 7: one budget for every process of the machine -------------------------------------
@@ -1295,6 +1598,9 @@ CASES: dict[str, Callable[[Bench], CaseResult]] = {
     "5": case_incremental,
     "6": case_reverse,
     "7": case_shared_budget,
+    "1pg": case_postgres_throughput,
+    "4pg": case_memory_postgres,
+    "8": case_concurrent_runs,
 }
 
 
@@ -1366,12 +1672,18 @@ def main(argv: list[str] | None = None) -> int:
     args.workdir.mkdir(parents=True, exist_ok=True)
     bench = Bench(sizes, args.workdir, peers=not args.no_peers)
     started = time.perf_counter()
-    outcome = run_cases(names, bench)
-    if args.profile:
-        print(profile_ours(bench), flush=True)
+    try:
+        outcome = run_cases(names, bench)
+        if args.profile:
+            print(profile_ours(bench), flush=True)
+        postgres = _server_description(bench._postgres) if bench._postgres else None
+    finally:
+        bench.close()
     elapsed = time.perf_counter() - started
     machine = envs.machine_description(
-        bench._peers if bench.want_peers else None, bench._airbyte if bench.want_peers else None
+        bench._peers if bench.want_peers else None,
+        bench._airbyte if bench.want_peers else None,
+        postgres,
     )
     print()
     print(text_table(outcome.rows))

@@ -14,7 +14,10 @@ Runs in the project's environment. Modes (param ``mode``):
 The timer covers the run, as Dagster times it: the instance is made before it (a run worker
 loads its instance before the run starts; the naive baseline does the same, and dlt makes its
 pipeline before its timer). Params: base_url, api_id, api_token, workdir, history_start,
-first_day, days, rpm, rate_window, plus the mode's own.
+first_day, days, rpm, rate_window, plus the mode's own. ``range`` also takes
+``warehouse_url``: load into that PostgreSQL database instead of a DuckDB file (its
+``aircall`` schema dropped first, unless ``keep_tables``: runs sharing one database), and
+reports ``load_s``, the wall time of the warehouse's write alone (its transaction).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ warnings.filterwarnings("ignore")
 
 import dagster as dg  # noqa: E402
 import duckdb  # noqa: E402
+import psycopg  # noqa: E402
 import requests  # noqa: E402
 
 from aircall_assets.assets import build_extract_asset  # noqa: E402
@@ -40,6 +44,7 @@ from aircall_assets.settings import parse_settings  # noqa: E402
 from aircall_assets.warehouse import (  # noqa: E402
     ReplaceRange,
     TableLoad,
+    TableStore,
     WarehouseIOManager,
     range_run_figures,
 )
@@ -47,7 +52,12 @@ from aircall_assets.warehouse import (  # noqa: E402
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
+def _is_postgres(db: str) -> bool:
+    return db.startswith("postgresql://")
+
+
 def _resources(p: dict, db: str) -> dict:
+    """The Aircall resource and the IO manager of ``db`` (a DuckDB file or a PostgreSQL URL)."""
     return {
         "aircall": AircallResource(
             api_id=p["api_id"],
@@ -56,13 +66,46 @@ def _resources(p: dict, db: str) -> dict:
             requests_per_minute=p.get("rpm", 0),
             rate_window_seconds=p.get("rate_window", 60.0),
         ),
-        "warehouse_io_manager": WarehouseIOManager(path=db),
+        "warehouse_io_manager": (
+            WarehouseIOManager(url=db) if _is_postgres(db) else WarehouseIOManager(path=db)
+        ),
     }
 
 
 def _rows(db: str, table: str = "calls") -> int:
+    if _is_postgres(db):
+        with psycopg.connect(db) as con:
+            return con.execute(f"SELECT count(*) FROM aircall.{table}").fetchone()[0]
     with duckdb.connect(db, read_only=True) as con:
         return con.execute(f"SELECT count(*) FROM aircall.{table}").fetchone()[0]
+
+
+def _fresh_warehouse(p: dict) -> str:
+    """The run's warehouse, holding no earlier run's tables (see the module docstring)."""
+    url = p.get("warehouse_url")
+    if not url:
+        return fresh_db(p["workdir"], "ours.duckdb")
+    if not p.get("keep_tables"):
+        with psycopg.connect(url, autocommit=True) as con:
+            con.execute("DROP SCHEMA IF EXISTS aircall CASCADE")
+    return url
+
+
+def _timed_writes() -> list[float]:
+    """The wall time of each warehouse write from now on (``TableStore.replace``: staging,
+    merge, verification and commit), appended as each one ends."""
+    durations: list[float] = []
+    replace = TableStore.replace
+
+    def timed(self, schema: str, table: str, load: TableLoad):
+        started = time.perf_counter()
+        try:
+            return replace(self, schema, table, load)
+        finally:
+            durations.append(time.perf_counter() - started)
+
+    TableStore.replace = timed
+    return durations
 
 
 def _last_day(p: dict) -> str:
@@ -70,10 +113,11 @@ def _last_day(p: dict) -> str:
 
 
 def mode_range(p: dict) -> None:
-    db = fresh_db(p["workdir"], "ours.duckdb")
+    db = _fresh_warehouse(p)
     settings = parse_settings({"history_start": p["history_start"]})
     asset = build_extract_asset(CALLS, settings)
     instance = dg.DagsterInstance.ephemeral()
+    writes = _timed_writes()
     started, cpu = time.perf_counter(), time.process_time()
     result = dg.materialize(
         [asset],
@@ -97,6 +141,7 @@ def mode_range(p: dict) -> None:
         rate_limited=meta["rate_limited_429s"],
         windows_split=meta["windows_split"],
         checks_passed=all(checks) and bool(checks),
+        load_s=sum(writes),
     )
 
 
