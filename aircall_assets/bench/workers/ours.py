@@ -34,7 +34,6 @@ warnings.filterwarnings("ignore")
 
 import dagster as dg  # noqa: E402
 import duckdb  # noqa: E402
-import psycopg  # noqa: E402
 import requests  # noqa: E402
 
 from aircall_assets.assets import build_extract_asset  # noqa: E402
@@ -72,9 +71,17 @@ def _resources(p: dict, db: str) -> dict:
     }
 
 
+def _postgres(url: str):
+    """A connection to ``url``: the driver is imported by PostgreSQL runs only (it would add
+    to a DuckDB run's peak RSS)."""
+    import psycopg
+
+    return psycopg.connect(url, autocommit=True)
+
+
 def _rows(db: str, table: str = "calls") -> int:
     if _is_postgres(db):
-        with psycopg.connect(db) as con:
+        with _postgres(db) as con:
             return con.execute(f"SELECT count(*) FROM aircall.{table}").fetchone()[0]
     with duckdb.connect(db, read_only=True) as con:
         return con.execute(f"SELECT count(*) FROM aircall.{table}").fetchone()[0]
@@ -86,7 +93,7 @@ def _fresh_warehouse(p: dict) -> str:
     if not url:
         return fresh_db(p["workdir"], "ours.duckdb")
     if not p.get("keep_tables"):
-        with psycopg.connect(url, autocommit=True) as con:
+        with _postgres(url) as con:
             con.execute("DROP SCHEMA IF EXISTS aircall CASCADE")
     return url
 
