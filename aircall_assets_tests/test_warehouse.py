@@ -15,7 +15,7 @@ import pytest
 from aircall_assets.catalog import get_table
 from aircall_assets.normalize import NormalizationError
 from aircall_assets.spool import spool_root
-from aircall_assets.warehouse import ReplaceRange, TableLoad, Warehouse
+from aircall_assets.warehouse import ReplaceRange, TableLoad, Warehouse, WarehouseIOManager
 from aircall_assets_tests.warehouses import WarehouseUnderTest
 
 CALLS = get_table("calls")
@@ -140,17 +140,19 @@ def test_a_value_of_the_wrong_type_fails_the_load_and_writes_nothing(warehouse):
     assert rows(warehouse) == [(1, 1)]
 
 
-def test_a_load_over_the_memory_budget_fails_clearly_and_writes_nothing(tmp_path, own_spool_dir):
-    path = tmp_path / "w.duckdb"
-    Warehouse(path).replace("aircall", "calls", load([call(1, 1, duration=1)]))
+def test_a_load_over_the_memory_budget_fails_clearly_and_writes_nothing(warehouse, own_spool_dir):
+    """DuckDB types the records on both warehouses: the IO manager's budget bounds both."""
+    address = {"url" if warehouse.kind == "postgres" else "path": warehouse.address}
+    warehouse.store.replace("aircall", "calls", load([call(1, 1, duration=1)]))
     big = [call(i, 1, duration=i, comments=[{"content": "x" * 500}] * 20) for i in range(2, 4000)]
+    store = WarehouseIOManager(**address, memory_limit="4MB").store
     with pytest.raises(MemoryError) as err:
-        Warehouse(path, memory_limit="4MB").replace("aircall", "calls", load(big, end=2))
+        store.replace("aircall", "calls", load(big, end=2))
     assert str(err.value) == (
         'DuckDB needed more than its 4MB budget to load "aircall"."calls"; nothing was written. '
         "Set AIRCALL_DUCKDB_MEMORY_LIMIT higher (e.g. 512MB) and re-run."
     )
-    assert duckdb_rows(path) == [(1, 1)]
+    assert rows(warehouse) == [(1, 1)]
     assert not list(spool_root().iterdir())
 
 

@@ -67,7 +67,8 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
     )
     memory_limit: str = PydanticField(
         default=DEFAULT_MEMORY_LIMIT,
-        description="DuckDB's memory budget for a load (env AIRCALL_DUCKDB_MEMORY_LIMIT).",
+        description="DuckDB's memory budget for a load, also while it types the records of a "
+        "PostgreSQL load (env AIRCALL_DUCKDB_MEMORY_LIMIT).",
     )
 
     def __repr_args__(self):  # the URL's password never shows in reprs or logs
@@ -81,7 +82,7 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
             # imported here: a DuckDB deployment never loads the PostgreSQL driver
             from aircall_assets.warehouse.postgres import PostgresWarehouse
 
-            return PostgresWarehouse(self.url)
+            return PostgresWarehouse(self.url, memory_limit=self.memory_limit)
         return Warehouse(self.path, memory_limit=self.memory_limit)
 
     @property

@@ -43,7 +43,7 @@ from aircall_assets.warehouse.base import (
     not_reloaded,
     verify_load,
 )
-from aircall_assets.warehouse.duckdb_file import DEFAULT_MEMORY_LIMIT
+from aircall_assets.warehouse.duckdb_file import DEFAULT_MEMORY_LIMIT, validate_memory_limit
 from aircall_assets.warehouse.postgres_types import (
     column_ddl,
     copy_lines_sql,
@@ -71,7 +71,7 @@ class PostgresWarehouse(TableStore):
 
     def __init__(self, url: str, memory_limit: str = DEFAULT_MEMORY_LIMIT) -> None:
         self._url = check_url(url)
-        self.memory_limit = memory_limit  # DuckDB's, while it types a load's records
+        self.memory_limit = validate_memory_limit(memory_limit)  # DuckDB's, typing a load
 
     def __repr__(self) -> str:
         return f"PostgresWarehouse({mask(self._url)})"
@@ -115,7 +115,7 @@ class PostgresWarehouse(TableStore):
         with self.connect() as con:
             _ensure_schema(con, schema)
             with con.transaction():
-                staged = _stage(con, spool, table, load, self.memory_limit)
+                staged = _stage(con, spool, target, table, load, self.memory_limit)
                 if staged != rows_written:
                     raise RuntimeError(
                         f"{target}: {staged} records staged from a spool of {rows_written}"
@@ -218,7 +218,12 @@ def _ensure_columns(
 
 
 def _stage(
-    con: psycopg.Connection, spool: Spool, table: str, load: TableLoad, memory_limit: str
+    con: psycopg.Connection,
+    spool: Spool,
+    target: str,
+    table: str,
+    load: TableLoad,
+    memory_limit: str,
 ) -> int:
     """COPY the spooled records, typed by DuckDB, into the load's temporary table; how many.
 
@@ -240,10 +245,9 @@ def _stage(
                     copy.write(lines)
             return cur.rowcount  # read before the cursor closes, which forgets it
     except duckdb.OutOfMemoryException:
-        failure = MemoryError(
-            f"DuckDB needed more than its {memory_limit} budget to type the records of "
-            f"{table} for PostgreSQL; nothing was written. Set AIRCALL_DUCKDB_MEMORY_LIMIT "
-            "higher (e.g. 512MB) and re-run."
+        failure = MemoryError(  # worded as on DuckDB, which types the records here too
+            f"DuckDB needed more than its {memory_limit} budget to load {target}; nothing was "
+            "written. Set AIRCALL_DUCKDB_MEMORY_LIMIT higher (e.g. 512MB) and re-run."
         )
     except duckdb.Error as exc:
         failure = refusal(exc, table)
