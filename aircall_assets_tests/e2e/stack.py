@@ -131,6 +131,29 @@ class GraphQL:
         return payload["data"]
 
 
+LOCATION = "aircall_assets"
+REPOSITORY = "__repository__"
+
+
+def selector(**names: str) -> dict:
+    """A selector of this code location (add ``jobName``, ``sensorName``, ...)."""
+    return {"repositoryLocationName": LOCATION, "repositoryName": REPOSITORY, **names}
+
+
+def launch(graphql: GraphQL, job: str, *, tags=None, run_config=None, assets=None) -> str:
+    """Launch a run of ``job`` (``assets``: ``prefix/name`` keys for an asset job); its id."""
+    params = {
+        "selector": selector(jobName=job),
+        "runConfigData": run_config or {},
+        "executionMetadata": {"tags": [{"key": k, "value": v} for k, v in (tags or {}).items()]},
+    }
+    if assets:
+        params["selector"]["assetSelection"] = [{"path": key.split("/")} for key in assets]
+    result = graphql(LAUNCH_RUN, {"executionParams": params})["launchRun"]
+    assert result["__typename"] == "LaunchRunSuccess", result
+    return result["run"]["runId"]
+
+
 LOCATION_QUERY = """
 query {
   workspaceOrError {

@@ -36,15 +36,17 @@ from aircall_assets.demo import INSTANCE_YAML
 from aircall_assets.simulator.config import utc_today
 from aircall_assets_tests.e2e.stack import (
     FINISHED,
-    LAUNCH_RUN,
+    LOCATION,
     LOCATION_QUERY,
     REPO,
+    REPOSITORY,
     RUN_QUERY,
     RUNS_QUERY,
     START_SENSOR,
     GraphQL,
     Group,
     free_port,
+    launch,
     venv_bin,
     wait_for,
 )
@@ -63,8 +65,6 @@ CHROMIUM_FLAGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-LOCATION = "aircall_assets"
-REPOSITORY = "__repository__"
 DAYS = 5
 CALLS_PER_DAY = 40
 DESTINATION = "unknown_callers"
@@ -191,20 +191,6 @@ def wait_for_location(graphql: GraphQL, dev: Group) -> dict:
         return None
 
     return wait_for("the code location to load in dagster dev", loaded, timeout=120, interval=1)
-
-
-def launch(graphql: GraphQL, job: str, *, tags=None, run_config=None, assets=None) -> str:
-    selector = {"repositoryLocationName": LOCATION, "repositoryName": REPOSITORY, "jobName": job}
-    if assets:
-        selector["assetSelection"] = [{"path": path.split("/")} for path in assets]
-    params = {
-        "selector": selector,
-        "runConfigData": run_config or {},
-        "executionMetadata": {"tags": [{"key": k, "value": v} for k, v in (tags or {}).items()]},
-    }
-    result = graphql(LAUNCH_RUN, {"executionParams": params})["launchRun"]
-    assert result["__typename"] == "LaunchRunSuccess", result
-    return result["run"]["runId"]
 
 
 def wait_for_runs(graphql: GraphQL, dev: Group, run_ids: list[str], timeout: float) -> None:

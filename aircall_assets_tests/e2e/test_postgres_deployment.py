@@ -32,7 +32,7 @@ from aircall_assets_tests.e2e.stack import (
     BACKFILL_QUERY,
     FINISHED,
     LAUNCH_BACKFILL,
-    LAUNCH_RUN,
+    LOCATION,
     LOCATION_QUERY,
     REPO,
     SCHEDULE_DRY_RUN,
@@ -40,6 +40,8 @@ from aircall_assets_tests.e2e.stack import (
     GraphQL,
     Group,
     free_port,
+    launch,
+    selector,
     venv_bin,
     wait_for,
 )
@@ -48,8 +50,6 @@ from aircall_assets_tests.postgres import fresh_database
 
 pytestmark = pytest.mark.e2e
 
-LOCATION = "aircall_assets"
-REPOSITORY = "__repository__"
 DAYS = 6
 CALLS_PER_DAY = 40
 MAX_CONCURRENT_RUNS = 4
@@ -144,23 +144,6 @@ def deployment(tmp_path, simulator_factory, postgres_url):
 # ------------------------------------------------------------------------- GraphQL steps
 
 
-def selector(**names: str) -> dict:
-    return {"repositoryLocationName": LOCATION, "repositoryName": REPOSITORY, **names}
-
-
-def launch(graphql: GraphQL, job: str, *, tags=None, run_config=None, assets=None) -> str:
-    params = {
-        "selector": selector(jobName=job),
-        "runConfigData": run_config or {},
-        "executionMetadata": {"tags": [{"key": k, "value": v} for k, v in (tags or {}).items()]},
-    }
-    if assets:
-        params["selector"]["assetSelection"] = [{"path": path} for path in assets]
-    result = graphql(LAUNCH_RUN, {"executionParams": params})["launchRun"]
-    assert result["__typename"] == "LaunchRunSuccess", result
-    return result["run"]["runId"]
-
-
 def launch_requests(graphql: GraphQL, evaluation: dict) -> list[str]:
     """Launch every run request of a dry-run tick, as the UI's "Launch all" does."""
     assert not evaluation.get("error"), evaluation["error"]
@@ -172,7 +155,7 @@ def launch_requests(graphql: GraphQL, evaluation: dict) -> list[str]:
             request["jobName"] or "__ASSET_JOB",
             tags={t["key"]: t["value"] for t in request["tags"]},
             run_config=yaml.safe_load(request["runConfigYaml"]) or {},
-            assets=[a["path"] for a in request["assetSelection"] or []],
+            assets=["/".join(a["path"]) for a in request["assetSelection"] or []],
         )
         for request in requests
     ]
@@ -265,7 +248,7 @@ def test_concurrent_backfill_schedule_sensor_and_sync_on_postgres(deployment):
     source = launch(
         graphql,
         "__ASSET_JOB",
-        assets=[["aircall_reverse", "unknown_callers"]],
+        assets=["aircall_reverse/unknown_callers"],
         run_config=IN_PROCESS,
     )
     runs = wait_until_quiet(deployment, None, timeout=180)
