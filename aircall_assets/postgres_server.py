@@ -145,13 +145,29 @@ class PostgresCluster:
         if os.geteuid() == 0:
             command = ["runuser", "-u", SERVER_USER, "--", *command]
         out = subprocess.run(
-            command, capture_output=True, text=True, timeout=START_TIMEOUT_S + 30, cwd="/"
+            command,
+            capture_output=True,
+            text=True,
+            timeout=START_TIMEOUT_S + 30,
+            cwd="/",
+            env=_real_clock_environment(),
         )
         if check and out.returncode != 0:
             raise RuntimeError(
                 f"{tool} failed ({out.returncode}): {out.stderr.strip() or out.stdout.strip()}"
                 f"\n{self.log()[-2000:]}"
             )
+
+
+def _real_clock_environment() -> dict[str, str]:
+    """This environment without libfaketime: a suite run with the clock moved ahead (to prove
+    it does not depend on the date) fakes the project's clock, not the server's, whose timers
+    (``lock_timeout`` among them) never fire under it."""
+    return {
+        name: value
+        for name, value in os.environ.items()
+        if name != "LD_PRELOAD" and not name.startswith(("FAKETIME", "DONT_FAKE"))
+    }
 
 
 def _free_port() -> int:
