@@ -15,7 +15,9 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from aircall_assets.account import Account, check_account_name
 from aircall_assets.catalog import TABLES, Table, get_table
+from aircall_assets.credentials import DEFAULT_API_ID_ENV, DEFAULT_API_TOKEN_ENV, env_var_name
 from aircall_assets.reverse_sync.destinations import Destination
 
 SETTINGS_ENV = "AIRCALL_SETTINGS"
@@ -56,8 +58,38 @@ def _today() -> date:
 
 
 class Settings(BaseModel):
+    """One account's settings: the attributes of an ``AircallComponent``, or ``aircall.yaml``
+    for the default account."""
+
     model_config = ConfigDict(extra="forbid")
 
+    account: str | None = Field(
+        default=None,
+        description="Name of the account when a code location holds several: its assets are "
+        "aircall_<account>/<table>, its schema aircall_<account>. Unset: the default account "
+        "(aircall/<table>, credentials from AIRCALL_API_ID and AIRCALL_API_TOKEN).",
+    )
+    api_id: str | None = Field(
+        default=None,
+        description="The environment variable of the API ID, as '{{ env.NAME }}'. Required for "
+        "a named account; default AIRCALL_API_ID.",
+    )
+    api_token: str | None = Field(
+        default=None,
+        description="The environment variable of the API token, as '{{ env.NAME }}'. Required "
+        "for a named account; default AIRCALL_API_TOKEN.",
+    )
+    base_url: str | None = Field(
+        default=None,
+        description="API base URL. Default: AIRCALL_API_BASE_URL for the default account, else "
+        "Aircall's.",
+    )
+    requests_per_minute: int | None = Field(
+        default=None,
+        ge=0,
+        description="The company's request budget per minute, shared by every process. "
+        "Default: AIRCALL_REQUESTS_PER_MINUTE for the default account, else 60.",
+    )
     history_start: date = Field(
         default_factory=lambda: _today() - timedelta(days=DEFAULT_HISTORY_DAYS),
         description="First daily partition; the first partition also holds older records.",
@@ -66,6 +98,44 @@ class Settings(BaseModel):
     schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
     tables: dict[str, TableSettings] = Field(default_factory=dict)
     destinations: list[Destination] = Field(default_factory=list)
+
+    @field_validator("account")
+    @classmethod
+    def _account_name(cls, value: str | None) -> str | None:
+        return None if value is None else check_account_name(value)
+
+    @field_validator("api_id", "api_token")
+    @classmethod
+    def _names_an_environment_variable(cls, value: str | None, info: Any) -> str | None:
+        if value is not None:
+            env_var_name(value, info.field_name)
+        return value
+
+    @model_validator(mode="after")
+    def _named_account_has_its_credentials(self) -> Settings:
+        if self.account is not None:
+            missing = [k for k in ("api_id", "api_token") if getattr(self, k) is None]
+            if missing:
+                raise ValueError(
+                    f"account '{self.account}' needs {' and '.join(missing)} naming its own "
+                    f"environment variables, e.g. api_token: "
+                    f"'{{{{ env.{self.account.upper()}_AIRCALL_API_TOKEN }}}}' (the AIRCALL_* "
+                    "credentials are the default account's)"
+                )
+        return self
+
+    @property
+    def names(self) -> Account:
+        """The names this account's definitions and tables take."""
+        return Account(self.account)
+
+    @property
+    def api_id_env(self) -> str:
+        return env_var_name(self.api_id, "api_id") if self.api_id else DEFAULT_API_ID_ENV
+
+    @property
+    def api_token_env(self) -> str:
+        return env_var_name(self.api_token, "api_token") if self.api_token else DEFAULT_API_TOKEN_ENV
 
     @field_validator("tables")
     @classmethod
