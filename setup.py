@@ -4,7 +4,7 @@ setup(
     name="aircall_assets",
     version="0.1.0",
     description="Aircall <-> warehouse as Dagster software-defined assets, with reverse sync.",
-    packages=find_packages(exclude=["aircall_assets_tests", "aircall_assets_tests.*"]),
+    packages=find_packages(include=["aircall_assets", "aircall_assets.*"]),
     python_requires=">=3.10",
     install_requires=[
         "dagster>=1.13,<1.14",
@@ -20,7 +20,10 @@ setup(
         "orjson>=3.9,<4",
         "zstandard>=0.22",  # the load spool (warehouse.py)
         "psycopg[binary]>=3.2,<4",  # the PostgreSQL warehouse (AIRCALL_WAREHOUSE_URL)
+        "dagster-dg-cli>=1.13,<1.14",  # `dg`: list, scaffold and check AircallComponent
     ],
+    # `dg list components` finds aircall_assets.AircallComponent in any project that installs us
+    entry_points={"dagster_dg_cli.registry_modules": ["aircall_assets = aircall_assets"]},
     extras_require={
         "dev": [
             "pytest>=8,<10",

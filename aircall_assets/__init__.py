@@ -1,23 +1,25 @@
 """Aircall <-> warehouse as Dagster software-defined assets, with reverse sync.
 
-``defs``, the code location, is built when it is first asked for (Dagster loading this module,
-``from aircall_assets import defs``), not when the package is imported: so the command line
-(``python -m aircall_assets status``) starts even with a broken settings file, and reports it
-in one clear message instead of a traceback out of the import.
+``AircallComponent`` puts one Aircall account into any Dagster project; ``defs`` is this
+repository's code location. Both are imported when first asked for, and ``defs`` builds its
+definitions only when Dagster loads it: importing any module of the package reads no settings
+and builds nothing, so ``python -m aircall_assets status`` starts even with a broken settings
+file and reports it in one clear message.
 """
 
+from importlib import import_module
 from typing import Any
 
-__all__ = ["defs"]
+_LAZY = {"AircallComponent": "aircall_assets.component", "defs": "aircall_assets.definitions"}
+
+__all__ = sorted(_LAZY)
 
 
 def __getattr__(name: str) -> Any:
-    if name == "defs":
-        from aircall_assets.definitions import defs
-
-        return defs
+    if name in _LAZY:
+        return getattr(import_module(_LAZY[name]), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:
-    return sorted({*globals(), "defs"})
+    return sorted({*globals(), *_LAZY})

@@ -16,6 +16,7 @@ from aircall_assets.client import (
     AircallResource,
     validate_base_url,
 )
+from aircall_assets.settings import Settings
 from aircall_assets.warehouse import (
     DEFAULT_DUCKDB_PATH,
     DEFAULT_MEMORY_LIMIT,
@@ -30,11 +31,12 @@ from aircall_assets.warehouse.url import WAREHOUSE_URL_ENV, check_url
 DUCKDB_POOL = "aircall_duckdb"  # one writer per DuckDB file: every asset/op writing it
 
 ENV_VARS = {
-    "AIRCALL_API_ID": "Aircall API ID (Basic auth user). Required.",
-    "AIRCALL_API_TOKEN": "Aircall API token (Basic auth password). Required.",
-    "AIRCALL_API_BASE_URL": f"API base URL. Default {DEFAULT_BASE_URL}.",
-    "AIRCALL_REQUESTS_PER_MINUTE": "Request budget per minute of the company, shared by every "
-    "process. Default 60.",
+    "AIRCALL_API_ID": "Aircall API ID (Basic auth user) of the default account. Required.",
+    "AIRCALL_API_TOKEN": "Aircall API token (Basic auth password) of the default account. "
+    "Required.",
+    "AIRCALL_API_BASE_URL": f"API base URL of the default account. Default {DEFAULT_BASE_URL}.",
+    "AIRCALL_REQUESTS_PER_MINUTE": "Request budget per minute of the default account's company, "
+    "shared by every process. Default 60.",
     "AIRCALL_RATE_WINDOW_S": "Length in seconds of the budget's window. Default 60 "
     "(Aircall's); shorter only against a simulator.",
     "AIRCALL_MAX_RATE_LIMIT_WAIT_S": "Longest run of 429s waited out before a run fails. "
@@ -68,12 +70,20 @@ def _int_env(name: str, default: int, minimum: int = 0) -> int:
     return value
 
 
-def aircall_resource() -> AircallResource:
+def aircall_resource(settings: Settings) -> AircallResource:
+    """The account's Aircall client. Its credentials are the variables its settings name; the
+    default account also takes ``AIRCALL_API_BASE_URL`` and ``AIRCALL_REQUESTS_PER_MINUTE``,
+    which a named account sets in its own settings instead."""
+    default = settings.account is None
+    base_url = settings.base_url or (default and os.environ.get("AIRCALL_API_BASE_URL"))
+    requests_per_minute = settings.requests_per_minute
+    if requests_per_minute is None:
+        requests_per_minute = _int_env("AIRCALL_REQUESTS_PER_MINUTE", 60) if default else 60
     return AircallResource(
-        api_id=dg.EnvVar("AIRCALL_API_ID"),
-        api_token=dg.EnvVar("AIRCALL_API_TOKEN"),
-        base_url=validate_base_url(os.environ.get("AIRCALL_API_BASE_URL") or DEFAULT_BASE_URL),
-        requests_per_minute=_int_env("AIRCALL_REQUESTS_PER_MINUTE", 60),
+        api_id=dg.EnvVar(settings.api_id_env),
+        api_token=dg.EnvVar(settings.api_token_env),
+        base_url=validate_base_url(base_url or DEFAULT_BASE_URL),
+        requests_per_minute=requests_per_minute,
         rate_window_seconds=_int_env("AIRCALL_RATE_WINDOW_S", 60, minimum=1),
         max_rate_limit_wait_seconds=_int_env(
             "AIRCALL_MAX_RATE_LIMIT_WAIT_S", int(DEFAULT_MAX_RATE_LIMIT_WAIT)

@@ -5,9 +5,11 @@ import sys
 
 import dagster as dg
 
-from aircall_assets import defs
+from aircall_assets.definitions import defs as code_location
 from aircall_assets.catalog import TABLES
 from aircall_assets.resources import DUCKDB_POOL
+
+defs = code_location()  # the repository's code location, as Dagster loads it
 
 KEYS = [f"aircall/{name}" for name in TABLES]
 

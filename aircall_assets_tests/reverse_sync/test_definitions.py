@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from aircall_assets import defs
+from aircall_assets.definitions import defs as code_location
 from aircall_assets.resources import DUCKDB_POOL
 from aircall_assets.reverse_sync.definitions import (
     RESPONSES_KEY,
@@ -15,6 +15,8 @@ from aircall_assets.reverse_sync.definitions import (
     TEST_SEND_OP,
     sensor_name,
 )
+
+defs = code_location()  # the repository's code location, as Dagster loads it
 
 
 def test_jobs_ops_and_pool():

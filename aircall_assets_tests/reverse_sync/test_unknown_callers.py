@@ -247,8 +247,9 @@ def test_contacts_without_phone_numbers_column_is_explained(db):
 
 
 def test_lineage_calls_and_contacts_feed_unknown_callers():
-    from aircall_assets import defs
+    from aircall_assets.definitions import defs as code_location
 
+    defs = code_location()
     graph = defs.resolve_asset_graph()
     node = graph.get(UNKNOWN)
     assert node.parent_keys == {
