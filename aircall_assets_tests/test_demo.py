@@ -13,21 +13,24 @@ import pytest
 from aircall_assets import demo as demo_module
 from aircall_assets.catalog import TABLES
 from aircall_assets.definitions import build_definitions
-from aircall_assets.reverse_sync.definitions import RESPONSES_KEY, STATE_KEY
-from aircall_assets.reverse_sync.unknown_callers import UNKNOWN_CALLERS_KEY
 from aircall_assets.settings import load_settings
 from aircall_assets.warehouse.url import WAREHOUSE_URL_ENV, mask
 from aircall_assets_tests.helpers import query
 from aircall_assets_tests.warehouses import KINDS
 
 DAYS, CALLS_PER_DAY = 3, 15
+UNKNOWN_CALLERS = dg.AssetKey(["aircall_reverse", "unknown_callers"])
+WRITTEN_BY_A_SYNC = {
+    dg.AssetKey(["aircall_sync", "responses"]),
+    dg.AssetKey(["aircall_sync", "state"]),
+}
 
 
 def never_materialized(home: Path) -> set[dg.AssetKey]:
     """The assets of the lineage ``make dev`` shows that have no materialization in the
     instance; checked to be only those no run can materialize (written by a sync alone)."""
     graph = build_definitions(load_settings()).resolve_asset_graph()
-    assert UNKNOWN_CALLERS_KEY in graph.materializable_asset_keys
+    assert UNKNOWN_CALLERS in graph.materializable_asset_keys
     with dg.DagsterInstance.from_config(str(home)) as instance:
         never = {
             key
@@ -79,7 +82,7 @@ def test_the_demo_loads_the_warehouse_the_environment_names(
     assert "aircall.teams" not in printed
     (callers,) = query(url or db, "SELECT count(*) FROM aircall_reverse.unknown_callers")[0]
     assert callers > 0
-    assert never_materialized(tmp_path / "dagster_home") == {RESPONSES_KEY, STATE_KEY}
+    assert never_materialized(tmp_path / "dagster_home") == WRITTEN_BY_A_SYNC
     if url:
         assert not db.exists() and not db.parent.exists(), "a DuckDB file was written"
         assert urlsplit(url).password not in printed

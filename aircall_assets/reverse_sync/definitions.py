@@ -7,6 +7,12 @@ The two ``aircall_sync`` tables are declared as asset specs and the op reports t
 materializations, because the op writes them row by row as answers arrive rather than
 returning a table at the end.
 
+Those are the default account's names. A named account's reverse sync is the same under its
+own (``ReverseSyncNames``): ``aircall_eu/calls`` + ``aircall_eu/contacts`` →
+``aircall_eu_reverse/unknown_callers`` → sensor ``aircall_reverse_sync__<destination>_eu`` →
+job ``aircall_reverse_sync_eu``, its state and responses in ``aircall_eu_sync``; its ops require
+its own Aircall resource and IO manager, so it sends with its own credentials only.
+
 A sensor per destination watches its source asset and starts stopped: turning it on in the UI
 is the seed's "Activate". Each materialization of the source becomes one run whose run key is
 the materialization's storage id, so a re-evaluated tick never launches a second run for the
@@ -28,7 +34,7 @@ from typing import Any
 import dagster as dg
 from pydantic import Field
 
-from aircall_assets.assets import IO_MANAGER_KEY
+from aircall_assets.account import DEFAULT_ACCOUNT, Account
 from aircall_assets.catalog import CALLS, CONTACTS
 from aircall_assets.client import AircallResource
 from aircall_assets.resources import warehouse_kind
@@ -43,8 +49,9 @@ from aircall_assets.reverse_sync.payloads import (
 from aircall_assets.reverse_sync.sender import Counts, ReverseSync
 from aircall_assets.reverse_sync.state import (
     RESPONSE_COLUMNS,
-    SCHEMA,
+    RESPONSES_TABLE,
     STATE_COLUMNS,
+    STATE_TABLE,
     SourceMissing,
     StateRow,
     SyncStore,
@@ -52,17 +59,16 @@ from aircall_assets.reverse_sync.state import (
     load_state,
     read_source,
 )
-from aircall_assets.reverse_sync.store import Sql, SyncSession, SyncWarehouse
+from aircall_assets.reverse_sync.store import Sql, SyncSession, SyncWarehouse, lock_name
 from aircall_assets.reverse_sync.unknown_callers import build_unknown_callers_asset
 from aircall_assets.settings import Settings
 
+# The default account's names; a named account's are these suffixed (``ReverseSyncNames``).
 REVERSE_SYNC_JOB = "aircall_reverse_sync"
 TEST_SEND_JOB = "aircall_reverse_test_send"
 SYNC_OP = "reverse_sync"
 TEST_SEND_OP = "test_send"
-SYNC_GROUP = "aircall_sync"
-RESPONSES_KEY = dg.AssetKey([SYNC_GROUP, "responses"])
-STATE_KEY = dg.AssetKey([SYNC_GROUP, "state"])
+SENSOR_PREFIX = "aircall_reverse_sync__"
 DESTINATION_TAG = "aircall/destination"
 # What a plan has counted before anything is sent, by the name a dry run shows it under (the
 # other counts are outcomes of sending, always 0 in a dry run).
@@ -76,13 +82,52 @@ PLANNED_COUNTS = {
 
 
 def sensor_name(destination: str) -> str:
-    return f"aircall_reverse_sync__{destination}"
+    """The default account's sensor of ``destination`` (``ReverseSyncNames.sensor`` names
+    every account's)."""
+    return ReverseSyncNames(DEFAULT_ACCOUNT).sensor(destination)
+
+
+@dataclass(frozen=True)
+class ReverseSyncNames:
+    """The names one account's reverse sync takes in a code location: the base names above
+    for the default account, suffixed with a named account's name (``Account.suffixed``), so
+    two accounts never collide."""
+
+    account: Account
+
+    @property
+    def sync_job(self) -> str:
+        return self.account.suffixed(REVERSE_SYNC_JOB)
+
+    @property
+    def test_send_job(self) -> str:
+        return self.account.suffixed(TEST_SEND_JOB)
+
+    @property
+    def sync_op(self) -> str:
+        """Op names are unique in a code location, like jobs': the run config's key."""
+        return self.account.suffixed(SYNC_OP)
+
+    @property
+    def test_send_op(self) -> str:
+        return self.account.suffixed(TEST_SEND_OP)
+
+    def sensor(self, destination: str) -> str:
+        return self.account.suffixed(SENSOR_PREFIX + destination)
+
+    @property
+    def responses_key(self) -> dg.AssetKey:
+        return self.account.sync_key(RESPONSES_TABLE)
+
+    @property
+    def state_key(self) -> dg.AssetKey:
+        return self.account.sync_key(STATE_TABLE)
 
 
 class ReverseSyncConfig(dg.Config):
     """Launchpad: ``ops: {reverse_sync: {config: {destination: unknown_callers}}}``."""
 
-    destination: str = Field(description="Name of a destination in aircall.yaml.")
+    destination: str = Field(description="Name of a destination in the account's settings.")
     dry_run: bool = Field(
         default=False,
         description="Build every payload and show samples in the run's metadata; send nothing, "
@@ -99,7 +144,7 @@ class ReverseSyncConfig(dg.Config):
 class TestSendConfig(dg.Config):
     """Launchpad: ``ops: {test_send: {config: {destination: ..., row: {...}}}}``."""
 
-    destination: str = Field(description="Name of a destination in aircall.yaml.")
+    destination: str = Field(description="Name of a destination in the account's settings.")
     row_key: str | None = Field(
         default=None, description="Key of the source row to send; default: the first valid row."
     )
@@ -124,12 +169,12 @@ def _by_name(settings: Settings, name: str) -> Destination:
     raise dg.Failure(description=f"no destination '{name}' in the settings; choose from {names}")
 
 
-def _aircall(context: dg.OpExecutionContext) -> AircallResource:
-    return context.resources.aircall
+def _aircall(context: dg.OpExecutionContext, account: Account) -> AircallResource:
+    return getattr(context.resources, account.aircall_resource_key)
 
 
-def _warehouse(context: dg.OpExecutionContext) -> SyncWarehouse:
-    return getattr(context.resources, IO_MANAGER_KEY).warehouse
+def _warehouse(context: dg.OpExecutionContext, account: Account) -> SyncWarehouse:
+    return getattr(context.resources, account.io_manager_key).warehouse
 
 
 def _payloads(destination: Destination, columns: list[str], rows: list[dict[str, Any]]):
@@ -153,13 +198,14 @@ def _read(
 
 
 def _inputs(
-    session: SyncSession, destination: Destination, source_optional: bool = False
+    session: SyncSession, schema: str, destination: Destination, source_optional: bool = False
 ) -> tuple[list[str], list[dict[str, Any]], dict[str, StateRow]]:
-    """Source rows and state, read in one connection given back before anything is sent."""
+    """Source rows and state (in the sync ``schema``), read in one connection given back
+    before anything is sent."""
     with session.connect() as sql:
-        ensure_tables(sql)
+        ensure_tables(sql, schema)
         columns, rows = _read(sql, destination, source_optional)
-        return columns, rows, load_state(sql, destination.name)
+        return columns, rows, load_state(sql, schema, destination.name)
 
 
 def _counts_text(counts: Counts) -> str:
@@ -170,12 +216,17 @@ def _counts_text(counts: Counts) -> str:
 # ------------------------------------------------------------------------------------- ops
 
 
-def _dry_run(context: dg.OpExecutionContext, destination: Destination, config: ReverseSyncConfig):
+def _dry_run(
+    context: dg.OpExecutionContext,
+    account: Account,
+    destination: Destination,
+    config: ReverseSyncConfig,
+):
     """Everything a run would do up to the first request, shown as metadata."""
     try:
-        with _warehouse(context).connect(read_only=True) as sql:
+        with _warehouse(context, account).connect(read_only=True) as sql:
             columns, rows = _read(sql, destination)
-            state = load_state(sql, destination.name)
+            state = load_state(sql, account.sync_schema, destination.name)
     except FileNotFoundError as exc:
         raise dg.Failure(description=str(exc)) from None  # no DuckDB file yet
     payloads = _payloads(destination, columns, rows)
@@ -209,28 +260,33 @@ def _dry_run(context: dg.OpExecutionContext, destination: Destination, config: R
 
 
 def build_sync_op(settings: Settings) -> dg.OpDefinition:
+    account = settings.names
+    names = ReverseSyncNames(account)
+    schema = account.sync_schema
+
     @dg.op(
-        name=SYNC_OP,
-        required_resource_keys={"aircall", IO_MANAGER_KEY},
+        name=names.sync_op,
+        required_resource_keys={account.aircall_resource_key, account.io_manager_key},
         out=dg.Out(dg.Nothing),
         description="Send a destination's new and changed source rows to Aircall, exactly once, "
-        "recording every answer in aircall_sync.responses.",
+        f"recording every answer in {schema}.responses.",
     )
     def reverse_sync(context: dg.OpExecutionContext, config: ReverseSyncConfig):
         destination = _by_name(settings, config.destination)
         if config.dry_run:
-            yield from _dry_run(context, destination, config)
+            yield from _dry_run(context, account, destination, config)
             return
-        client = _aircall(context).get_client()  # one per run, on the shared rate limiter
+        # one client per run, on the shared rate limiter
+        client = _aircall(context, account).get_client()
         started = time.monotonic()
-        warehouse = _warehouse(context)
+        warehouse = _warehouse(context, account)
         holder = f"run {context.run_id}"
         with (
-            warehouse.destination_lock(destination.name, holder, context.log),
+            warehouse.destination_lock(lock_name(account, destination.name), holder, context.log),
             warehouse.session() as session,
         ):
-            columns, rows, state = _inputs(session, destination)
-            store = SyncStore(session)
+            columns, rows, state = _inputs(session, schema, destination)
+            store = SyncStore(session, schema)
             payloads = _payloads(destination, columns, rows)
             sync = ReverseSync(
                 destination,
@@ -264,19 +320,20 @@ def build_sync_op(settings: Settings) -> dg.OpDefinition:
         }
         if responses_added:
             yield dg.AssetMaterialization(
-                RESPONSES_KEY,
+                names.responses_key,
                 description=f"{responses_added} attempt(s) recorded for '{destination.name}'",
                 metadata={"destination": destination.name, "rows_added": responses_added},
             )
             yield dg.AssetMaterialization(
-                STATE_KEY, metadata={"destination": destination.name, **counts.as_metadata()}
+                names.state_key,
+                metadata={"destination": destination.name, **counts.as_metadata()},
             )
         summary = _counts_text(counts)
         if counts.unsettled:
             reason = f"; stopped early: {sync.stopped.rstrip('.')}" if sync.stopped else ""
             raise dg.Failure(
                 description=f"'{destination.name}': {counts.unsettled} row(s) without a definitive "
-                f"answer ({summary}){reason}. Run again to retry them; see aircall_sync.responses.",
+                f"answer ({summary}){reason}. Run again to retry them; see {schema}.responses.",
                 metadata=metadata,
             )
         context.log.info(f"'{destination.name}' done: {summary}")
@@ -286,23 +343,29 @@ def build_sync_op(settings: Settings) -> dg.OpDefinition:
 
 
 def build_test_send_op(settings: Settings) -> dg.OpDefinition:
+    account = settings.names
+    names = ReverseSyncNames(account)
+    schema = account.sync_schema
+
     @dg.op(
-        name=TEST_SEND_OP,
-        required_resource_keys={"aircall", IO_MANAGER_KEY},
+        name=names.test_send_op,
+        required_resource_keys={account.aircall_resource_key, account.io_manager_key},
         out=dg.Out(dg.Nothing),
         description="Send one sample row of a destination and show the request and Aircall's "
         "answer (the seed's 'Send Test Data').",
     )
     def test_send(context: dg.OpExecutionContext, config: TestSendConfig):
         destination = _by_name(settings, config.destination)
-        client = _aircall(context).get_client()
-        warehouse = _warehouse(context)
+        client = _aircall(context, account).get_client()
+        warehouse = _warehouse(context, account)
         holder = f"run {context.run_id}"
         with (
-            warehouse.destination_lock(destination.name, holder, context.log),
+            warehouse.destination_lock(lock_name(account, destination.name), holder, context.log),
             warehouse.session() as session,
         ):
-            columns, rows, state = _inputs(session, destination, source_optional=bool(config.row))
+            columns, rows, state = _inputs(
+                session, schema, destination, source_optional=bool(config.row)
+            )
             columns = list(dict.fromkeys([*columns, *(config.row or {})]))
             payloads = _payloads(destination, columns, rows)
             chosen = _choose(payloads, rows, config)
@@ -324,7 +387,7 @@ def build_test_send_op(settings: Settings) -> dg.OpDefinition:
                 destination,
                 state,
                 client=client,
-                store=SyncStore(session),
+                store=SyncStore(session, schema),
                 run_id=context.run_id,
                 mode="test",
                 logger=context.log,
@@ -368,7 +431,7 @@ def build_test_send_op(settings: Settings) -> dg.OpDefinition:
             **({"error": exchange.error} if exchange.error else {}),
         }
         yield dg.AssetMaterialization(
-            RESPONSES_KEY,
+            names.responses_key,
             description=f"test send for '{destination.name}'",
             metadata={"destination": destination.name, "rows_added": 1},
         )
@@ -418,11 +481,13 @@ def _storage_id(context: dg.SensorEvaluationContext, key: dg.AssetKey, event: An
     return records[0].storage_id
 
 
-def build_sensor(destination: Destination, job: dg.JobDefinition) -> dg.SensorDefinition:
+def build_sensor(
+    names: ReverseSyncNames, destination: Destination, job: dg.JobDefinition
+) -> dg.SensorDefinition:
     @dg.asset_sensor(
         asset_key=destination.asset_key,
         job=job,
-        name=sensor_name(destination.name),
+        name=names.sensor(destination.name),
         default_status=dg.DefaultSensorStatus.STOPPED,
         minimum_interval_seconds=30,
         description=f"Activate to send '{destination.name}' to Aircall after each "
@@ -433,7 +498,7 @@ def build_sensor(destination: Destination, job: dg.JobDefinition) -> dg.SensorDe
         storage_id = _storage_id(context, destination.asset_key, asset_event)
         return dg.RunRequest(
             run_key=str(storage_id),
-            run_config={"ops": {SYNC_OP: {"config": {"destination": destination.name}}}},
+            run_config={"ops": {names.sync_op: {"config": {"destination": destination.name}}}},
             tags={DESTINATION_TAG: destination.name, "aircall/source_storage_id": str(storage_id)},
         )
 
@@ -451,36 +516,40 @@ class ReverseSyncDefinitions:
 
 
 def build_reverse_sync(settings: Settings) -> ReverseSyncDefinitions:
-    """The demo asset (when calls and contacts are loaded) and, per destination, its sensor."""
+    """The account's demo asset (when calls and contacts are loaded) and, per destination, its
+    sensor."""
+    account = settings.names
+    names = ReverseSyncNames(account)
+    schema = account.sync_schema
     defs = ReverseSyncDefinitions()
     enabled = {t.name for t in settings.enabled_tables}
     if {CALLS.name, CONTACTS.name} <= enabled:
-        defs.assets.append(build_unknown_callers_asset())
+        defs.assets.append(build_unknown_callers_asset(account))
     if not settings.destinations:
         return defs
     sources = list(dict.fromkeys(d.asset_key for d in settings.destinations))
     defs.assets += [
         dg.AssetSpec(
-            RESPONSES_KEY,
+            names.responses_key,
             deps=sources,
-            group_name=SYNC_GROUP,
+            group_name=schema,
             kinds={warehouse_kind(), "aircall"},
             description="Every request the reverse sync made, one row per row sent, with "
             "Aircall's status and body or the error (the seed's response webhook).",
             metadata={
-                "dagster/table_name": f"{SCHEMA}.responses",
+                "dagster/table_name": f"{schema}.{RESPONSES_TABLE}",
                 "dagster/column_schema": _schema(RESPONSE_COLUMNS),
             },
         ),
         dg.AssetSpec(
-            STATE_KEY,
+            names.state_key,
             deps=sources,
-            group_name=SYNC_GROUP,
+            group_name=schema,
             kinds={warehouse_kind()},
             description="Per destination and row key: last payload sent (hash), Aircall id, "
             "status. What makes the sync send only new or changed rows, exactly once.",
             metadata={
-                "dagster/table_name": f"{SCHEMA}.state",
+                "dagster/table_name": f"{schema}.{STATE_TABLE}",
                 "dagster/column_schema": _schema(STATE_COLUMNS),
             },
         ),
@@ -489,7 +558,7 @@ def build_reverse_sync(settings: Settings) -> ReverseSyncDefinitions:
     test_op = build_test_send_op(settings)
 
     @dg.job(
-        name=REVERSE_SYNC_JOB,
+        name=names.sync_job,
         description="Push one destination's source rows to Aircall (run config: destination, "
         "dry_run). Launched by the destination sensors.",
         tags={"aircall/kind": "reverse_sync"},
@@ -498,7 +567,7 @@ def build_reverse_sync(settings: Settings) -> ReverseSyncDefinitions:
         sync_op()
 
     @dg.job(
-        name=TEST_SEND_JOB,
+        name=names.test_send_job,
         description="Send one sample row of a destination and show Aircall's answer.",
         tags={"aircall/kind": "reverse_sync_test"},
     )
@@ -506,5 +575,5 @@ def build_reverse_sync(settings: Settings) -> ReverseSyncDefinitions:
         test_op()
 
     defs.jobs += [reverse_sync_job, test_send_job]
-    defs.sensors += [build_sensor(d, reverse_sync_job) for d in settings.destinations]
+    defs.sensors += [build_sensor(names, d, reverse_sync_job) for d in settings.destinations]
     return defs

@@ -40,10 +40,8 @@ class DuckDBSyncWarehouse(SyncWarehouse):
         with self.warehouse.session() as session:
             yield DuckDBSyncSession(self, session)
 
-    def destination_lock(
-        self, destination: str, holder: str, log: Any
-    ) -> AbstractContextManager[None]:
-        return lock.destination_lock(self.warehouse.path, destination, holder, log)
+    def destination_lock(self, name: str, holder: str, log: Any) -> AbstractContextManager[None]:
+        return lock.destination_lock(self.warehouse.path, name, holder, log)
 
     def column_type(self, catalog_type: str) -> str:
         return catalog_type

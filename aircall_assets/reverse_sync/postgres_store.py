@@ -2,11 +2,11 @@
 
 A run keeps one connection for its reads and writes; each ``SyncStore.write`` is one short
 transaction of it, so readers (MVCC) and the runs of other destinations never wait for a sync,
-whose idle connection holds no lock between two requests to Aircall. One run per destination at
-a time is a session-level advisory lock held on a connection of its own for the whole sync: it
-works across pods, and PostgreSQL releases it when the run's process dies (its connection
-closes), so a killed run never leaves the destination locked. The holder is found by the lock
-connection's ``application_name``.
+whose idle connection holds no lock between two requests to Aircall. One run per destination of
+each account (``store.lock_name``) at a time is a session-level advisory lock held on a
+connection of its own for the whole sync: it works across pods, and PostgreSQL releases it when
+the run's process dies (its connection closes), so a killed run never leaves the destination
+locked. The holder is found by the lock connection's ``application_name``.
 
 Schema and table creation, and ``replace_table``, take the transaction-scoped advisory lock of
 the warehouse (``postgres.py``), so runs that create or rebuild the same table do it in turn.
@@ -60,7 +60,7 @@ class PostgresSyncWarehouse(SyncWarehouse):
             yield PostgresSyncSession(Sql(con, self))
 
     @contextmanager
-    def destination_lock(self, destination: str, holder: str, log: Any) -> Iterator[None]:
+    def destination_lock(self, name: str, holder: str, log: Any) -> Iterator[None]:
         with self.warehouse.connect() as con:
             con.execute(NEVER_IDLE_OUT)
             # application_name is cut at 63 bytes: a run id fits
@@ -68,16 +68,14 @@ class PostgresSyncWarehouse(SyncWarehouse):
                 "SELECT set_config('application_name', %s, false)", [APPLICATION_PREFIX + holder]
             )
             key = "hashtext(%s), hashtext(%s)"
-            params = [LOCK_SPACE, destination]
+            params = [LOCK_SPACE, name]
             if not _fetch_bool(con, f"SELECT pg_try_advisory_lock({key})", params):
                 other = _holder(con, params) or "another run"
-                log.info(f"'{destination}' is being synced by {other}: waiting for it to finish")
+                log.info(f"'{name}' is being synced by {other}: waiting for it to finish")
                 began = time.monotonic()
                 while not _fetch_bool(con, f"SELECT pg_try_advisory_lock({key})", params):
                     time.sleep(LOCK_POLL_S)
-                log.info(
-                    f"'{destination}' is free after {time.monotonic() - began:.1f}s of waiting"
-                )
+                log.info(f"'{name}' is free after {time.monotonic() - began:.1f}s of waiting")
             try:
                 yield
             finally:

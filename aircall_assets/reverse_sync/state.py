@@ -1,5 +1,9 @@
 """The reverse sync's memory in the warehouse: source rows in, state and responses out.
 
+Both tables are in the account's sync schema (``Account.sync_schema``: ``aircall_sync`` for the
+default account, ``aircall_eu_sync`` for an account ``eu``), so the state of one account's
+destination is never read or written by another's, even under the same destination name.
+
 ``aircall_sync.state`` has one row per (destination, row key): what was last attempted, what was
 last sent successfully (a payload hash), the id Aircall gave the record, and a status. The
 status is the exactly-once protocol: ``sending`` is committed *before* a request leaves and
@@ -31,11 +35,12 @@ from typing import Any
 
 import orjson
 
+from aircall_assets.account import DEFAULT_ACCOUNT
 from aircall_assets.reverse_sync.payloads import json_safe
 from aircall_assets.reverse_sync.store import Sql, SyncSession
 from aircall_assets.sql import quote
 
-SCHEMA = "aircall_sync"
+SCHEMA = DEFAULT_ACCOUNT.sync_schema  # the default account's; each account has its own
 STATE_TABLE = "state"
 RESPONSES_TABLE = "responses"
 STATE_KEY = ("destination", "row_key")
@@ -186,22 +191,23 @@ def _parse_json(text: str) -> Any:
         return text  # not JSON after all: sent as the text it is
 
 
-def ensure_tables(sql: Sql) -> None:
-    """The schema and both tables, in a warehouse that never ran a sync."""
+def ensure_tables(sql: Sql, schema: str) -> None:
+    """The sync ``schema`` and both its tables, in a warehouse that never ran a sync."""
     sql.warehouse.ensure_tables(
         sql,
-        SCHEMA,
+        schema,
         {STATE_TABLE: (STATE_COLUMNS, STATE_KEY), RESPONSES_TABLE: (RESPONSE_COLUMNS, ())},
     )
 
 
-def load_state(sql: Sql, destination: str) -> dict[str, StateRow]:
-    """The state of every row key of one destination (empty before the first run)."""
-    if not sql.column_names(SCHEMA, STATE_TABLE):
+def load_state(sql: Sql, schema: str, destination: str) -> dict[str, StateRow]:
+    """The state of every row key of one destination in the sync ``schema`` (empty before the
+    first run)."""
+    if not sql.column_names(schema, STATE_TABLE):
         return {}
     names = ", ".join(quote(c) for c in STATE_COLUMNS)
     rows = sql.execute(
-        f"SELECT {names} FROM {quote(SCHEMA)}.{quote(STATE_TABLE)} WHERE destination = {sql.mark}",
+        f"SELECT {names} FROM {quote(schema)}.{quote(STATE_TABLE)} WHERE destination = {sql.mark}",
         [destination],
     ).fetchall()
     return {r[1]: StateRow(*r) for r in rows}
@@ -214,18 +220,21 @@ class SyncStore:
     in flight or waits for budget.
     """
 
-    def __init__(self, session: SyncSession) -> None:
+    def __init__(self, session: SyncSession, schema: str) -> None:
         self.session = session
-        self.responses_written = 0  # this run's rows of aircall_sync.responses
+        self.schema = schema
+        self.responses_written = 0  # this run's rows of the responses table
 
     def write(self, states: Sequence[StateRow] = (), responses: Sequence[ResponseRow] = ()) -> None:
         """Replace these state rows and append these responses, in one transaction."""
-        self.session.transaction(lambda sql: _replace_and_append(sql, states, responses))
+        self.session.transaction(
+            lambda sql: _replace_and_append(sql, self.schema, states, responses)
+        )
         self.responses_written += len(responses)
 
 
 def _replace_and_append(
-    sql: Sql, states: Sequence[StateRow], responses: Sequence[ResponseRow]
+    sql: Sql, schema: str, states: Sequence[StateRow], responses: Sequence[ResponseRow]
 ) -> None:
     if states:
         by_destination: dict[str, list[str]] = {}
@@ -233,21 +242,23 @@ def _replace_and_append(
             by_destination.setdefault(s.destination, []).append(s.row_key)
         for destination, keys in by_destination.items():
             sql.execute(
-                f"DELETE FROM {quote(SCHEMA)}.{quote(STATE_TABLE)} "
+                f"DELETE FROM {quote(schema)}.{quote(STATE_TABLE)} "
                 f"WHERE destination = {sql.mark} AND row_key = ANY({sql.mark})",
                 [destination, keys],
             )
-        _insert(sql, STATE_TABLE, STATE_COLUMNS, [s.as_tuple() for s in states])
-    _insert(sql, RESPONSES_TABLE, RESPONSE_COLUMNS, [r.as_tuple() for r in responses])
+        _insert(sql, schema, STATE_TABLE, STATE_COLUMNS, [s.as_tuple() for s in states])
+    _insert(sql, schema, RESPONSES_TABLE, RESPONSE_COLUMNS, [r.as_tuple() for r in responses])
 
 
-def _insert(sql: Sql, table: str, columns: dict[str, str], values: Sequence[tuple]) -> None:
+def _insert(
+    sql: Sql, schema: str, table: str, columns: dict[str, str], values: Sequence[tuple]
+) -> None:
     if not values:
         return
     names = ", ".join(quote(c) for c in columns)
     marks = ", ".join(sql.mark for _ in columns)
     sql.insert_many(
-        f"INSERT INTO {quote(SCHEMA)}.{quote(table)} ({names}) VALUES ({marks})", values
+        f"INSERT INTO {quote(schema)}.{quote(table)} ({names}) VALUES ({marks})", values
     )
 
 

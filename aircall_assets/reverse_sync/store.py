@@ -17,6 +17,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from aircall_assets.account import Account
 from aircall_assets.sql import quote
 
 if TYPE_CHECKING:
@@ -85,12 +86,10 @@ class SyncWarehouse(ABC):
         """The session of one run (see ``SyncSession``)."""
 
     @abstractmethod
-    def destination_lock(
-        self, destination: str, holder: str, log: Any
-    ) -> AbstractContextManager[None]:
-        """Hold ``destination`` for the block, against every other run of it wherever it runs;
-        a run that finds it held logs ``'<destination>' is being synced by <holder>`` and
-        waits (no timeout: the run waited for may rightly take hours)."""
+    def destination_lock(self, name: str, holder: str, log: Any) -> AbstractContextManager[None]:
+        """Hold the destination ``name`` (``lock_name``) for the block, against every other run
+        of it wherever it runs; a run that finds it held logs ``'<name>' is being synced by
+        <holder>`` and waits (no timeout: the run waited for may rightly take hours)."""
 
     # -- what the two databases spell differently ------------------------------------------
 
@@ -132,6 +131,14 @@ class SyncWarehouse(ABC):
     @abstractmethod
     def utc_minute(self, column: str) -> str:
         """SQL of a TIMESTAMPTZ as its UTC ``YYYY-MM-DD HH:MM`` text."""
+
+
+def lock_name(account: Account, destination: str) -> str:
+    """The name of one account's destination among every account's, for its one-run-at-a-time
+    lock: the destination's own for the default account, ``<account>.<destination>`` for a
+    named one. No destination's name holds a dot, so two accounts never share a lock, nor wait
+    for each other, whatever their destinations are called."""
+    return destination if account.name is None else f"{account.name}.{destination}"
 
 
 def column_ddl(warehouse: SyncWarehouse, columns: Columns, key: Sequence[str] = ()) -> str:

@@ -9,26 +9,28 @@ things they spell differently (a JSON array's fields, building one, a time as te
 the warehouse (``store.SyncWarehouse``). Numbers are compared normalised: digits only, with the
 leading ``+`` kept (Aircall shows ``+33 1 23 45 67 89`` in calls and may store ``+33123456789``
 in contacts).
+
+Each account has its own, built from its own calls and contacts into its own reverse schema
+(``aircall_eu_reverse.unknown_callers`` from ``aircall_eu.calls`` and ``aircall_eu.contacts``).
 """
 
 from typing import Any
 
 import dagster as dg
 
-from aircall_assets.assets import IO_MANAGER_KEY, asset_key
+from aircall_assets.account import DEFAULT_ACCOUNT, Account
 from aircall_assets.catalog import CALLS, CONTACTS
 from aircall_assets.resources import warehouse_kind, warehouse_pool
 from aircall_assets.reverse_sync.store import Sql, SyncWarehouse
-from aircall_assets.sql import literal
+from aircall_assets.sql import literal, quote
 
-GROUP = "aircall_reverse"
 TABLE = "unknown_callers"
-UNKNOWN_CALLERS_KEY = dg.AssetKey([GROUP, TABLE])
+UNKNOWN_CALLERS_KEY = DEFAULT_ACCOUNT.reverse_key(TABLE)  # the default account's
 FIRST_NAME = "Unknown caller"
 LABEL = "Caller"
 REQUIRED_COLUMNS = {
-    ("aircall", "calls"): ("direction", "raw_digits", "started_at"),
-    ("aircall", "contacts"): ("phone_numbers",),
+    CALLS.name: ("direction", "raw_digits", "started_at"),
+    CONTACTS.name: ("phone_numbers",),
 }
 COLUMNS = (
     ("key", "VARCHAR", "The caller's number, normalised (digits, leading +): the row key."),
@@ -49,18 +51,19 @@ def normalized(expression: str) -> str:
     return f"({plus} || {digits})"
 
 
-def unknown_callers_query(warehouse: SyncWarehouse) -> str:
-    """The SELECT of the table's rows, in ``warehouse``'s SQL (the columns typed by casts)."""
+def unknown_callers_query(warehouse: SyncWarehouse, extract_schema: str) -> str:
+    """The SELECT of the table's rows from the calls and contacts of ``extract_schema``, in
+    ``warehouse``'s SQL (the columns typed by casts)."""
+    calls = f"{quote(extract_schema)}.{quote(CALLS.name)}"
+    contacts = f"{quote(extract_schema)}.{quote(CONTACTS.name)}"
     phone_numbers = warehouse.json_array_of_object(
         [("label", literal(LABEL)), ("value", "c.number")]
     )
-    contact_numbers = warehouse.array_field_texts(
-        "aircall.contacts", "phone_numbers", "value", alias="value"
-    )
+    contact_numbers = warehouse.array_field_texts(contacts, "phone_numbers", "value", alias="value")
     return f"""
 WITH inbound AS (
     SELECT {normalized("raw_digits")} AS number, started_at
-    FROM aircall.calls
+    FROM {calls}
     WHERE direction = 'inbound'
       AND raw_digits IS NOT NULL
       AND lower(trim(raw_digits)) NOT IN ('', 'anonymous', 'unknown')
@@ -94,9 +97,9 @@ ORDER BY c.last_call_at DESC, c.number
 """
 
 
-def _missing_inputs(sql: Sql) -> list[str]:
+def _missing_inputs(sql: Sql, schema: str) -> list[str]:
     problems = []
-    for (schema, table), needed in REQUIRED_COLUMNS.items():
+    for table, needed in REQUIRED_COLUMNS.items():
         present = sql.column_names(schema, table)
         if not present:
             problems.append(f"{schema}.{table} does not exist: materialize {schema}/{table} first")
@@ -105,60 +108,68 @@ def _missing_inputs(sql: Sql) -> list[str]:
         if lacking:
             problems.append(
                 f"{schema}.{table} has no column(s) {lacking}: add them to the table's column "
-                "selection in aircall.yaml and re-load it"
+                "selection in the account's settings (aircall.yaml, or its defs.yaml) and "
+                "re-load it"
             )
     return problems
 
 
-def compute_unknown_callers(warehouse: SyncWarehouse) -> dict[str, Any]:
-    """Rebuild ``aircall_reverse.unknown_callers`` in one transaction; returns figures."""
+def compute_unknown_callers(warehouse: SyncWarehouse, account: Account) -> dict[str, Any]:
+    """Rebuild the account's ``unknown_callers`` in one transaction; returns figures."""
+    schema = account.reverse_schema
+    target = f"{quote(schema)}.{quote(TABLE)}"
     with warehouse.connect() as sql:
-        problems = _missing_inputs(sql)
+        problems = _missing_inputs(sql, account.extract_schema)
         if problems:
             raise dg.Failure(
                 description="unknown_callers needs the calls and contacts tables: "
                 + "; ".join(problems)
             )
         columns = {name: kind for name, kind, _ in COLUMNS}
-        warehouse.replace_table(sql, GROUP, TABLE, columns, unknown_callers_query(warehouse))
-        (rows,) = sql.execute(f"SELECT count(*) FROM {GROUP}.{TABLE}").fetchone()
+        query = unknown_callers_query(warehouse, account.extract_schema)
+        warehouse.replace_table(sql, schema, TABLE, columns, query)
+        (rows,) = sql.execute(f"SELECT count(*) FROM {target}").fetchone()
         preview = sql.execute(
-            f"SELECT key, information FROM {GROUP}.{TABLE} ORDER BY last_call_at DESC, key LIMIT 5"
+            f"SELECT key, information FROM {target} ORDER BY last_call_at DESC, key LIMIT 5"
         ).fetchall()
     return {"rows": int(rows), "preview": preview}
 
 
-def build_unknown_callers_asset() -> dg.AssetsDefinition:
+def build_unknown_callers_asset(account: Account) -> dg.AssetsDefinition:
+    """The account's ``<reverse schema>/unknown_callers``, from its own calls and contacts."""
+    io_manager_key = account.io_manager_key
+    table_name = f"{account.reverse_schema}.{TABLE}"
+
     @dg.asset(
-        key=UNKNOWN_CALLERS_KEY,
-        group_name=GROUP,
+        key=account.reverse_key(TABLE),
+        group_name=account.reverse_schema,
         kinds={warehouse_kind()},
-        deps=[asset_key(CALLS), asset_key(CONTACTS)],
+        deps=[account.extract_key(CALLS.name), account.extract_key(CONTACTS.name)],
         # Rebuilt whenever calls or contacts land (daily schedule, backfills, contact edits),
         # by the daemon's automation sensor: the destination then always sees fresh callers.
         automation_condition=dg.AutomationCondition.eager(),
         pool=warehouse_pool(),
-        io_manager_key=IO_MANAGER_KEY,
-        required_resource_keys={IO_MANAGER_KEY},
+        io_manager_key=io_manager_key,
+        required_resource_keys={io_manager_key},
         description="Phone numbers that called in (inbound, not anonymous) and match no "
         "contact, one row each, shaped as a contact to create. Source of the demo reverse-sync "
         "destination 'unknown_callers' (template create_contacts).",
         metadata={
-            "dagster/table_name": f"{GROUP}.unknown_callers",
+            "dagster/table_name": table_name,
             "dagster/column_schema": dg.TableSchema(
                 columns=[dg.TableColumn(n, t, description=d) for n, t, d in COLUMNS]
             ),
         },
     )
     def unknown_callers(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-        warehouse = getattr(context.resources, IO_MANAGER_KEY).warehouse
-        figures = compute_unknown_callers(warehouse)
+        warehouse = getattr(context.resources, io_manager_key).warehouse
+        figures = compute_unknown_callers(warehouse, account)
         context.log.info(f"{figures['rows']} unknown caller(s)")
         table = "\n".join(f"| {k} | {i} |" for k, i in figures["preview"])
         return dg.MaterializeResult(
             metadata={
                 "dagster/row_count": figures["rows"],
-                "table": f"{GROUP}.unknown_callers",
+                "table": table_name,
                 "preview": dg.MetadataValue.md(
                     "| key | information |\n|---|---|\n" + table if table else "_no rows_"
                 ),

@@ -14,14 +14,8 @@ import dagster as dg
 import orjson
 import pandas as pd
 
-from aircall_assets.assets import IO_MANAGER_KEY
-from aircall_assets.reverse_sync.definitions import (
-    REVERSE_SYNC_JOB,
-    SYNC_OP,
-    TEST_SEND_JOB,
-    TEST_SEND_OP,
-    build_reverse_sync,
-)
+from aircall_assets.account import DEFAULT_ACCOUNT
+from aircall_assets.reverse_sync.definitions import ReverseSyncNames, build_reverse_sync
 from aircall_assets.reverse_sync.state import RESPONSE_COLUMNS, STATE_COLUMNS
 from aircall_assets.settings import Settings, parse_settings
 from aircall_assets.simulator.config import utc_today
@@ -31,9 +25,13 @@ from aircall_assets_tests.warehouses import io_manager_for
 Address = str | PathLike[str]  # a DuckDB file or a PostgreSQL URL
 
 
-def settings_with(*destinations: dict[str, Any]) -> Settings:
+DEFAULT_SYNC_SCHEMA = DEFAULT_ACCOUNT.sync_schema
+
+
+def settings_with(*destinations: dict[str, Any], **others: Any) -> Settings:
+    """Settings with these destinations (and ``others``: an account, its credentials)."""
     start = (utc_today() - timedelta(days=20)).isoformat()
-    return parse_settings({"history_start": start, "destinations": list(destinations)})
+    return parse_settings({"history_start": start, "destinations": list(destinations), **others})
 
 
 def write_source(db: Address, table: str, rows: list[dict[str, Any]], columns=None) -> None:
@@ -48,14 +46,16 @@ def write_source(db: Address, table: str, rows: list[dict[str, Any]], columns=No
 
 
 def job_defs(settings: Settings, sim, db: Address, **resource_overrides) -> dg.Definitions:
+    """The account's reverse sync, its resources pointed at ``sim`` and the warehouse ``db``."""
     reverse = build_reverse_sync(settings)
+    account = settings.names
     return dg.Definitions(
         assets=reverse.assets,
         jobs=reverse.jobs,
         sensors=reverse.sensors,
         resources={
-            "aircall": resource_for(sim, **resource_overrides),
-            IO_MANAGER_KEY: io_manager_for(db),
+            account.aircall_resource_key: resource_for(sim, **resource_overrides),
+            account.io_manager_key: io_manager_for(db),
         },
     )
 
@@ -70,9 +70,10 @@ def run_sync(
     resource_overrides=None,
     **config: Any,
 ) -> dg.ExecuteInProcessResult:
-    job = job_defs(settings, sim, db, **(resource_overrides or {})).get_job_def(REVERSE_SYNC_JOB)
-    return job.execute_in_process(
-        run_config={"ops": {SYNC_OP: {"config": {"destination": destination, **config}}}},
+    names = ReverseSyncNames(settings.names)
+    defs = job_defs(settings, sim, db, **(resource_overrides or {}))
+    return defs.get_job_def(names.sync_job).execute_in_process(
+        run_config={"ops": {names.sync_op: {"config": {"destination": destination, **config}}}},
         raise_on_error=False,
         instance=instance,
     )
@@ -81,18 +82,22 @@ def run_sync(
 def run_test_send(
     settings: Settings, sim, db: Address, destination: str, *, instance=None, **config: Any
 ):
-    job = job_defs(settings, sim, db).get_job_def(TEST_SEND_JOB)
+    names = ReverseSyncNames(settings.names)
+    job = job_defs(settings, sim, db).get_job_def(names.test_send_job)
     return job.execute_in_process(
-        run_config={"ops": {TEST_SEND_OP: {"config": {"destination": destination, **config}}}},
+        run_config={
+            "ops": {names.test_send_op: {"config": {"destination": destination, **config}}}
+        },
         raise_on_error=False,
         instance=instance,
     )
 
 
-def output_metadata(result: dg.ExecuteInProcessResult, op: str = SYNC_OP) -> dict[str, Any]:
-    """The op's output metadata, or the failure's metadata, as plain values."""
+def output_metadata(result: dg.ExecuteInProcessResult, op: str | None = None) -> dict[str, Any]:
+    """The op's output metadata, or the failure's metadata, as plain values (``op``: the run's
+    only op if not given)."""
     for event in result.all_events:
-        if event.step_key != op:
+        if op is not None and event.step_key != op:
             continue
         if event.event_type_value == "STEP_OUTPUT":
             entries = event.event_specific_data.metadata
@@ -124,19 +129,23 @@ def rows_of(db: Address, table: str, columns, where: str = "", params=()) -> lis
     return [dict(zip(names, row, strict=True)) for row in query(db, sql, list(params))]
 
 
-def responses(db: Address, destination: str | None = None) -> list[dict[str, Any]]:
+def responses(
+    db: Address, destination: str | None = None, schema: str = DEFAULT_SYNC_SCHEMA
+) -> list[dict[str, Any]]:
     where = "WHERE destination = ?" if destination else ""
     return rows_of(
         db,
-        "aircall_sync.responses",
+        f"{schema}.responses",
         RESPONSE_COLUMNS,
         f"{where} ORDER BY attempted_at",
         [destination] if destination else [],
     )
 
 
-def state(db: Address, destination: str) -> dict[str, dict[str, Any]]:
-    found = rows_of(db, "aircall_sync.state", STATE_COLUMNS, "WHERE destination = ?", [destination])
+def state(
+    db: Address, destination: str, schema: str = DEFAULT_SYNC_SCHEMA
+) -> dict[str, dict[str, Any]]:
+    found = rows_of(db, f"{schema}.state", STATE_COLUMNS, "WHERE destination = ?", [destination])
     return {row["row_key"]: row for row in found}
 
 

@@ -7,13 +7,10 @@ import dagster as dg
 from aircall_assets.definitions import defs as code_location
 from aircall_assets.resources import DUCKDB_POOL
 from aircall_assets.reverse_sync.definitions import (
-    RESPONSES_KEY,
     REVERSE_SYNC_JOB,
-    STATE_KEY,
     SYNC_OP,
     TEST_SEND_JOB,
     TEST_SEND_OP,
-    sensor_name,
 )
 
 defs = code_location()  # the repository's code location, as Dagster loads it
@@ -31,18 +28,19 @@ def test_jobs_ops_and_pool():
 
 
 def test_demo_destination_sensor_is_defined_and_stopped():
-    sensor = defs.resolve_sensor_def(sensor_name("unknown_callers"))
+    sensor = defs.resolve_sensor_def("aircall_reverse_sync__unknown_callers")
     assert sensor.default_status == dg.DefaultSensorStatus.STOPPED
     assert sensor.asset_key == dg.AssetKey(["aircall_reverse", "unknown_callers"])
 
 
 def test_response_tables_are_assets_in_lineage():
     graph = defs.resolve_asset_graph()
-    for key in (RESPONSES_KEY, STATE_KEY):
+    responses_key = dg.AssetKey(["aircall_sync", "responses"])
+    for key in (responses_key, dg.AssetKey(["aircall_sync", "state"])):
         node = graph.get(key)
         assert node.group_name == "aircall_sync"
         assert dg.AssetKey(["aircall_reverse", "unknown_callers"]) in node.parent_keys
-    columns = graph.get(RESPONSES_KEY).metadata["dagster/column_schema"].columns
+    columns = graph.get(responses_key).metadata["dagster/column_schema"].columns
     assert [c.name for c in columns][:8] == [
         "destination",
         "row_key",

@@ -25,7 +25,6 @@ from aircall_assets.reverse_sync.definitions import (
     TEST_SEND_JOB,
     TEST_SEND_OP,
 )
-from aircall_assets.reverse_sync.unknown_callers import UNKNOWN_CALLERS_KEY
 from aircall_assets.settings import parse_settings
 from aircall_assets.simulator.config import utc_today
 from aircall_assets.warehouse.url import WAREHOUSE_URL_ENV, mask
@@ -47,6 +46,7 @@ from aircall_assets_tests.reverse_sync.test_unknown_callers import (
 )
 
 CALLS, CONTACTS = dg.AssetKey(["aircall", "calls"]), dg.AssetKey(["aircall", "contacts"])
+UNKNOWN_CALLERS = dg.AssetKey(["aircall_reverse", "unknown_callers"])
 WAIT_S = 30  # far longer than the run waited for takes: more means it waited
 
 
@@ -102,7 +102,7 @@ def demo_flow(defs: dg.Definitions, start, instance) -> list[dg.ExecuteInProcess
     """Extracts, unknown_callers, a dry run, a sync, a test send and a sync with nothing new."""
     runs = [
         materialize(defs, [CALLS, CONTACTS], instance, start),
-        materialize(defs, [UNKNOWN_CALLERS_KEY], instance, start),
+        materialize(defs, [UNKNOWN_CALLERS], instance, start),
         run_job(defs, REVERSE_SYNC_JOB, SYNC_OP, instance, dry_run=True),
         run_job(defs, REVERSE_SYNC_JOB, SYNC_OP, instance),
         run_job(defs, TEST_SEND_JOB, TEST_SEND_OP, instance),
@@ -149,7 +149,7 @@ def test_the_password_shows_in_no_log_metadata_or_error_of_the_sync(
         runs = demo_flow(deployment, start, instance)
         monkeypatch.setenv(WAREHOUSE_URL_ENV, postgres_database.replace(secret, secret + "-no"))
         failed = [
-            materialize(deployment, [UNKNOWN_CALLERS_KEY], instance, start),
+            materialize(deployment, [UNKNOWN_CALLERS], instance, start),
             run_job(deployment, REVERSE_SYNC_JOB, SYNC_OP, instance),
             run_job(deployment, REVERSE_SYNC_JOB, SYNC_OP, instance, dry_run=True),
             run_job(deployment, TEST_SEND_JOB, TEST_SEND_OP, instance),

@@ -8,7 +8,6 @@ from typing import Any
 
 import dagster as dg
 
-from aircall_assets.reverse_sync.definitions import TEST_SEND_OP
 from aircall_assets_tests.reverse_sync.helpers import (
     failure_text,
     output_metadata,
@@ -111,7 +110,7 @@ def test_test_send_sends_one_row_and_shows_request_and_answer(sim, each_db):
     instance = dg.DagsterInstance.ephemeral()
     result = run_test_send(settings, sim, each_db, "people", row_key="3", instance=instance)
     assert result.success, failure_text(result)
-    meta = output_metadata(result, TEST_SEND_OP)
+    meta = output_metadata(result)
     assert meta["request"] == {
         "method": "POST",
         "path": "/v1/contacts",
@@ -145,7 +144,7 @@ def test_test_send_with_an_edited_row_is_not_recorded_as_the_rows_state(sim, db)
         row={"first_name": "Edited", "phone_numbers": [{"value": "+49 30 99"}]},
     )
     assert result.success, failure_text(result)
-    meta = output_metadata(result, TEST_SEND_OP)
+    meta = output_metadata(result)
     assert meta["request"]["body"]["first_name"] == "Edited"
     assert meta["row_key"] == "0"
     assert state(db, "people") == {}
@@ -166,6 +165,6 @@ def test_test_send_shows_aircall_rejection(sim, db):
     settings = settings_with({"name": "u", "source": "hr.u", "template": "create_users"})
     result = run_test_send(settings, sim, db, "u")
     assert result.success  # an answer was obtained: the test shows it
-    meta = output_metadata(result, TEST_SEND_OP)
+    meta = output_metadata(result)
     assert (meta["status"], meta["outcome"]) == (422, "rejected")
     assert "email has already been taken" in meta["error"]

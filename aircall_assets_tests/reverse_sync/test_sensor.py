@@ -6,12 +6,8 @@ from datetime import timedelta
 
 import dagster as dg
 
-from aircall_assets.reverse_sync.definitions import (
-    REVERSE_SYNC_JOB,
-    SYNC_OP,
-    build_reverse_sync,
-    sensor_name,
-)
+from aircall_assets.account import DEFAULT_ACCOUNT
+from aircall_assets.reverse_sync.definitions import ReverseSyncNames, build_reverse_sync
 from aircall_assets.simulator.config import utc_today
 from aircall_assets_tests.reverse_sync.helpers import (
     contacts_with,
@@ -30,6 +26,7 @@ DEMO = {
     "template": "create_contacts",
 }
 SOURCE = dg.AssetKey(["aircall_reverse", "unknown_callers"])
+NAMES = ReverseSyncNames(DEFAULT_ACCOUNT)
 
 
 def tick(sensor, instance, defs, cursor):
@@ -42,9 +39,9 @@ def test_the_sensor_starts_stopped_and_fires_once_per_materialization(sim, db):
         DEMO, {"name": "other", "source": "crm.people", "template": "create_contacts"}
     )
     defs = job_defs(settings, sim, db)
-    sensor = defs.resolve_sensor_def(sensor_name("unknown_callers"))
+    sensor = defs.resolve_sensor_def(NAMES.sensor("unknown_callers"))
     assert sensor.default_status == dg.DefaultSensorStatus.STOPPED  # "Activate" = turn it on
-    assert sensor.job_name == REVERSE_SYNC_JOB
+    assert sensor.job_name == NAMES.sync_job
     instance = dg.DagsterInstance.ephemeral()
 
     first = tick(sensor, instance, defs, None)
@@ -55,7 +52,9 @@ def test_the_sensor_starts_stopped_and_fires_once_per_materialization(sim, db):
     (request,) = second.run_requests
     record = instance.fetch_materializations(SOURCE, limit=1).records[0]
     assert request.run_key == str(record.storage_id)
-    assert request.run_config == {"ops": {SYNC_OP: {"config": {"destination": "unknown_callers"}}}}
+    assert request.run_config == {
+        "ops": {NAMES.sync_op: {"config": {"destination": "unknown_callers"}}}
+    }
     assert request.tags["aircall/destination"] == "unknown_callers"
 
     assert not tick(sensor, instance, defs, second.cursor).run_requests  # same event: nothing
@@ -73,7 +72,7 @@ def test_the_sensor_starts_stopped_and_fires_once_per_materialization(sim, db):
     assert latest.run_key == str(newest.storage_id) != request.run_key
     assert not tick(sensor, instance, defs, third.cursor).run_requests
 
-    other = defs.resolve_sensor_def(sensor_name("other"))
+    other = defs.resolve_sensor_def(NAMES.sensor("other"))
     assert not tick(other, instance, defs, None).run_requests  # other source: not triggered
 
 
@@ -90,10 +89,10 @@ def test_calls_and_contacts_to_unknown_callers_to_sensor_to_aircall(simulator_fa
 
     settings = settings_with(DEMO)
     defs = job_defs(settings, sim, each_db)
-    sensor = defs.resolve_sensor_def(sensor_name("unknown_callers"))
+    sensor = defs.resolve_sensor_def(NAMES.sensor("unknown_callers"))
     result = tick(sensor, instance, defs, None)
     (request,) = result.run_requests
-    run = defs.get_job_def(REVERSE_SYNC_JOB).execute_in_process(
+    run = defs.get_job_def(NAMES.sync_job).execute_in_process(
         run_config=request.run_config, instance=instance, tags=request.tags
     )
     assert run.success
@@ -107,7 +106,7 @@ def test_calls_and_contacts_to_unknown_callers_to_sensor_to_aircall(simulator_fa
     assert materialize_unknown(each_db, instance=instance).success
     (again,) = tick(sensor, instance, defs, result.cursor).run_requests
     assert again.run_key != request.run_key
-    second = defs.get_job_def(REVERSE_SYNC_JOB).execute_in_process(
+    second = defs.get_job_def(NAMES.sync_job).execute_in_process(
         run_config=again.run_config, instance=instance
     )
     assert second.success

@@ -10,7 +10,8 @@ from datetime import datetime, timedelta, timezone
 import dagster as dg
 import pytest
 
-from aircall_assets.assets import IO_MANAGER_KEY, build_extract_asset
+from aircall_assets.account import DEFAULT_ACCOUNT
+from aircall_assets.assets import build_extract_asset
 from aircall_assets.catalog import TABLES
 from aircall_assets.reverse_sync.unknown_callers import build_unknown_callers_asset
 from aircall_assets.settings import parse_settings
@@ -23,8 +24,8 @@ UNKNOWN = dg.AssetKey(["aircall_reverse", "unknown_callers"])
 
 def materialize_unknown(db, instance=None) -> dg.ExecuteInProcessResult:
     return dg.materialize(
-        [build_unknown_callers_asset()],
-        resources={IO_MANAGER_KEY: io_manager_for(db)},
+        [build_unknown_callers_asset(DEFAULT_ACCOUNT)],
+        resources={DEFAULT_ACCOUNT.io_manager_key: io_manager_for(db)},
         instance=instance,
         raise_on_error=False,
     )
@@ -34,7 +35,10 @@ def load_extracts(sim, db, start, days, instance=None) -> None:
     settings = parse_settings({"history_start": start.isoformat()})
     result = dg.materialize(
         [build_extract_asset(TABLES[n], settings) for n in ("calls", "contacts")],
-        resources={"aircall": resource_for(sim), IO_MANAGER_KEY: io_manager_for(db)},
+        resources={
+            DEFAULT_ACCOUNT.aircall_resource_key: resource_for(sim),
+            DEFAULT_ACCOUNT.io_manager_key: io_manager_for(db),
+        },
         tags={
             "dagster/asset_partition_range_start": start.isoformat(),
             "dagster/asset_partition_range_end": (start + timedelta(days=days - 1)).isoformat(),
