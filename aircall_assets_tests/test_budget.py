@@ -16,7 +16,7 @@ import psycopg
 import pytest
 import requests
 
-from aircall_assets.assets import IO_MANAGER_KEY, build_extract_asset
+from aircall_assets.assets import build_extract_asset
 from aircall_assets.budget import (
     BUDGET_DIR_ENV,
     FileBudget,
@@ -102,10 +102,11 @@ def test_a_block_after_a_429_holds_every_user_of_the_company(store):
     assert 0.55 <= time.monotonic() - began < 3 and waited > 0
 
 
-def _hold_the_lock(store: BudgetStore, holding) -> None:
+def _hold_the_lock(store: BudgetStore, holding, never_written) -> None:
     def hold(state, now) -> None:
         holding.set()
-        time.sleep(60)
+        never_written.recv()  # blocks until the SIGKILL; no clock involved (the suite may run
+        # under libfaketime, whose sleeps are not the real clock's)
 
     store.budget(3, 0.4).update(hold)
 
@@ -116,19 +117,30 @@ def test_a_process_killed_while_holding_the_budget_leaks_nothing(store):
         budget.acquire()
     ctx = multiprocessing.get_context("spawn")
     holding = ctx.Event()
-    child = ctx.Process(target=_hold_the_lock, args=(store, holding))
+    never_written, kept_open = ctx.Pipe(duplex=False)
+    child = ctx.Process(target=_hold_the_lock, args=(store, holding, never_written))
     child.start()
     assert holding.wait(60), "the child never took the budget's lock"
     waiter = threading.Thread(target=budget.acquire, daemon=True)
     waiter.start()
-    waiter.join(0.5)
-    assert waiter.is_alive(), "the lock was not held: the test proves nothing"
+    assert _still_running_after(waiter, 0.5), "the lock was not held: the test proves nothing"
     child.kill()  # SIGKILL, inside its transaction (PostgreSQL) or its flock (file)
     child.join(10)
     assert child.exitcode == -signal.SIGKILL
     began = time.monotonic()
-    waiter.join(5)  # the dead process's lock was dropped; the slots expired meanwhile
-    assert not waiter.is_alive() and time.monotonic() - began < 2
+    # the dead process's lock was dropped; the slots expired meanwhile
+    assert not _still_running_after(waiter, 5, until_done=True)
+    assert time.monotonic() - began < 2
+
+
+def _still_running_after(thread: threading.Thread, seconds: float, until_done=False) -> bool:
+    """Whether ``thread`` still runs ``seconds`` later (or, ``until_done``, as soon as it
+    ends). Polled with sleeps: under libfaketime (the suite run a month ahead) a timed
+    ``Thread.join`` never returns."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and not (until_done and not thread.is_alive()):
+        time.sleep(0.02)
+    return thread.is_alive()
 
 
 def test_one_companys_budget_does_not_slow_another(store):
@@ -179,26 +191,30 @@ def test_a_run_keeps_its_budget_where_the_warehouse_is(
     ):
         monkeypatch.setenv(name, value)
     company = company_key(sim.base_url, sim.config.api_id)
+    settings = parse_settings({"history_start": "2026-06-01"})
 
     def run_tags() -> int:
         """The requests of a run of the tags asset, on the resources of the environment."""
         before = sim.stats.requests
         result = dg.materialize(
-            [build_extract_asset(TABLES["tags"], parse_settings({}))],
-            resources={"aircall": aircall_resource(), IO_MANAGER_KEY: warehouse_io_manager()},
+            [build_extract_asset(TABLES["tags"], settings)],
+            resources={
+                "aircall": aircall_resource(settings),
+                "warehouse_io_manager": warehouse_io_manager(),
+            },
         )
         assert result.success
         return sim.stats.requests - before
 
     monkeypatch.delenv(WAREHOUSE_URL_ENV, raising=False)
-    assert aircall_resource().warehouse_url is None
+    assert aircall_resource(settings).warehouse_url is None
     requests_made = run_tags()
     sent = orjson.loads((budget_dir() / f"{company}.json").read_bytes())["sent"]
     assert len(sent) == requests_made > 0  # DuckDB: the file of AIRCALL_BUDGET_DIR
 
     monkeypatch.setenv(WAREHOUSE_URL_ENV, postgres_database)
     # an EnvVar: Dagster resolves it at run start and shows only the variable's name
-    assert aircall_resource().warehouse_url == dg.EnvVar(WAREHOUSE_URL_ENV)
+    assert aircall_resource(settings).warehouse_url == dg.EnvVar(WAREHOUSE_URL_ENV)
     requests_made = run_tags()
     rows = query(
         postgres_database, f"SELECT cardinality(sent) FROM {TABLE} WHERE company = ?", [company]
