@@ -55,11 +55,11 @@ ui: $(INSTALLED)
 # daily run, reverse sync and one budget shared by concurrent CLI runs. Peers go into .bench/ (git-ignored venvs), never into
 # the project's dependencies. Writes the table to docs/benchmarks.md.
 bench: $(INSTALLED)
-	$(PY) -m aircall_assets.bench $(BENCH_ARGS)
+	$(PY) -m bench $(BENCH_ARGS)
 
 # The reliability suite of issue 5 at full counts (about 13 minutes on 2 cores): faults at 5-30%
 # against a fault-free run cell for cell, SIGKILLs of backfills and reverse syncs, concurrent
 # runs on one DuckDB file, bad input with exact messages, secrets searched everywhere. Prints
 # one table and writes the figures to docs/reliability.md; `make test` runs a small sample.
 reliability: $(INSTALLED)
-	$(PY) -m aircall_assets.reliability --full $(RELIABILITY_ARGS)
+	$(PY) -m reliability --full $(RELIABILITY_ARGS)

@@ -10,13 +10,16 @@ import json
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
-from aircall_assets.bench.report import COLUMNS
-from aircall_assets.bench.runner import SMOKE
+from bench.report import COLUMNS
+from bench.runner import SMOKE
 
 pytestmark = pytest.mark.slow
+# ``bench`` is a folder of the repository, not of the installed package.
+REPO_ROOT = Path(__file__).resolve().parents[1]
 
 SMOKE_CASES = "1,2,3,4,5,6,7,1pg,8"
 
@@ -27,7 +30,7 @@ def smoke(tmp_path_factory):
     command = [
         sys.executable,
         "-m",
-        "aircall_assets.bench",
+        "bench",
         "--smoke",
         "--no-peers",
         "--cases",
@@ -39,7 +42,7 @@ def smoke(tmp_path_factory):
         "--workdir",
         str(tmp / "work"),
     ]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=900)
+    done = subprocess.run(command, capture_output=True, text=True, timeout=900, cwd=REPO_ROOT)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     data = json.loads((tmp / "bench.json").read_text())
     return done.stdout, data, (tmp / "benchmarks.md").read_text()
@@ -146,7 +149,7 @@ def test_postgres_cases_load_the_api_s_records_and_compare_with_a_bare_copy(smok
 
 
 def test_a_window_is_full_at_the_limit_or_while_some_client_had_work():
-    from aircall_assets.bench.runner import busy_windows
+    from bench.runner import busy_windows
 
     calls = [0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 11.0]  # then its step ends
     numbers = [13.0, 14.0]  # the next step, once its process started
@@ -169,8 +172,8 @@ def test_a_window_is_full_at_the_limit_or_while_some_client_had_work():
 def test_tools_run_in_rotating_turns_and_a_failing_one_drops_out_alone(tmp_path):
     from datetime import timedelta
 
-    from aircall_assets.bench.procs import WorkerFailed
-    from aircall_assets.bench.runner import Bench, utc_today
+    from bench.procs import WorkerFailed
+    from bench.runner import Bench, utc_today
 
     bench = Bench(SMOKE, tmp_path, peers=False)
     first = utc_today() - timedelta(days=3)
@@ -201,15 +204,14 @@ def test_tools_run_in_rotating_turns_and_a_failing_one_drops_out_alone(tmp_path)
 
 
 def test_a_run_of_some_cases_keeps_the_other_cases_figures(tmp_path):
-    from aircall_assets.bench.report import BEGIN, END, Goal, Results, Row, write_markdown
+    from bench.report import BEGIN, END, Goal, Results, Row, write_markdown
 
     order = ["1", "2", "7"]
     doc = tmp_path / "benchmarks.md"
 
     def run(when: str, cases: list[str], cpu: str, figure: int) -> Results:
         return Results.of_run(
-            f"Run of {when} UTC, `python -m aircall_assets.bench` (cases {', '.join(cases)}), 9s"
-            " in all.",
+            f"Run of {when} UTC, `python -m bench` (cases {', '.join(cases)}), 9s in all.",
             [f"CPU: {cpu}", "Python 3.11"],
             [Row(c, f"tool {c}", figure, 1, 1.0, 100.0) for c in cases],
             [Goal(c, f"goal {c}", str(figure), True) for c in cases],

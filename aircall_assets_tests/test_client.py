@@ -244,7 +244,7 @@ def test_a_refused_connection_never_sent_anything_so_even_a_create_is_retried():
 
 def test_gateway_error_after_an_applied_create_is_lost_not_resent(simulator_factory):
     """A 502 can come after Aircall applied a POST: retrying it blindly made duplicates."""
-    from aircall_assets.reliability.proxy import GatewayErrorAfterApply, Proxy
+    from reliability.proxy import GatewayErrorAfterApply, Proxy
 
     sim = simulator_factory(start_date=START, days=1, calls_per_day=1)
     before = len(sim.store.all("contacts"))
@@ -259,7 +259,7 @@ def test_gateway_error_after_an_applied_create_is_lost_not_resent(simulator_fact
 def test_a_date_that_is_not_one_names_the_table_field_and_record(simulator_factory):
     """It used to surface as a bare "Invalid isoformat string: 'yesterday'"."""
     from aircall_assets.normalize import NormalizationError
-    from aircall_assets.reliability.proxy import Proxy, on_records
+    from reliability.proxy import Proxy, on_records
 
     sim = simulator_factory(start_date=START, days=1, calls_per_day=3)
     first = sim.store.calls_between(ts(START), ts(START, 1))[0]["id"]

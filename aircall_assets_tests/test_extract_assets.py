@@ -271,7 +271,7 @@ def test_records_without_their_key_or_date_fail_the_run_and_keep_previous_rows(
     simulator_factory, warehouse, field, what
 ):
     """Without this, id-less calls collapsed into one row per day and replaced the good ones."""
-    from aircall_assets.reliability.proxy import Proxy, on_records
+    from reliability.proxy import Proxy, on_records
 
     sim = simulator_factory(start_date=START, days=2, calls_per_day=20)
     db = warehouse.address

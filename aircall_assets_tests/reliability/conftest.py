@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from aircall_assets.reliability.profiles import SMALL
+from reliability.profiles import SMALL
 
 
 @pytest.fixture(scope="session")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aircall_assets.reliability.scenarios.bad_input import run_bad_input
+from reliability.scenarios.bad_input import run_bad_input
 
 
 def test_bad_input_gets_the_exact_error_and_nothing_is_written_or_sent(profile, workdir):

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from aircall_assets.reliability import __main__ as command
-from aircall_assets.reliability import runner
-from aircall_assets.reliability.report import DOC_START, ScenarioResult
+from reliability import __main__ as command
+from reliability import runner
+from reliability.report import DOC_START, ScenarioResult
 
 
 def fake_groups(found_duplicate: bool):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-from aircall_assets.reliability.compare import compare_warehouses, table_counts, table_equals
+from reliability.compare import compare_warehouses, table_counts, table_equals
 
 ROWS = "(1, 'a', TIMESTAMPTZ '2026-06-01 00:00:00+00', '{\"x\": 1}'), (2, 'b', NULL, NULL)"
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aircall_assets.reliability.scenarios.concurrency import run_concurrency
+from reliability.scenarios.concurrency import run_concurrency
 
 
 def test_runs_and_a_backfill_at_once_queue_and_all_succeed(profile, workdir):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aircall_assets.reliability.scenarios.crashes import run_backfill_crashes, run_reverse_crashes
+from reliability.scenarios.crashes import run_backfill_crashes, run_reverse_crashes
 
 
 def test_backfill_killed_anywhere_keeps_previous_data_and_converges(profile, workdir):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aircall_assets.reliability.scenarios.faults import run_extract_faults, run_reverse_faults
+from reliability.scenarios.faults import run_extract_faults, run_reverse_faults
 
 
 def test_extract_under_faults_equals_the_fault_free_warehouse_cell_for_cell(profile, workdir):

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from aircall_assets.reliability.profiles import SMALL
-from aircall_assets.reliability.report import (
+from reliability.profiles import SMALL
+from reliability.report import (
     DOC_END,
     DOC_START,
     ScenarioResult,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import base64
 
-from aircall_assets.reliability import account
-from aircall_assets.reliability.report import ScenarioResult
-from aircall_assets.reliability.scenarios.secrets import Search, hits, run_secrets
+from reliability import account
+from reliability.report import ScenarioResult
+from reliability.scenarios.secrets import Search, hits, run_secrets
 
 
 def test_the_search_finds_each_needle_in_text_and_bytes():

@@ -15,7 +15,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from aircall_assets.bench.procs import WORKERS_DIR
+from bench.procs import WORKERS_DIR
 
 _FRAME = re.compile(r"(?P<name>.*) \((?P<file>.*?)(?::(?P<line>\d+))?\)$")
 

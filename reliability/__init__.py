@@ -1,6 +1,6 @@
 """The reliability suite: faults, crashes, concurrency, bad input and secrets, measured.
 
-``python -m aircall_assets.reliability [--full]`` (``make reliability``) runs every scenario
+``python -m reliability [--full]`` (``make reliability``) runs every scenario
 and prints one table; the tests in ``aircall_assets_tests/reliability`` run the same scenario
 functions on the small profile. Each scenario returns a ``ScenarioResult`` whose mismatches,
 duplicates, secret hits and failed checks must all be zero.

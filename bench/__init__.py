@@ -1,6 +1,6 @@
 """``make bench``: the connector against its peers on the simulator, one case per fresh process.
 
-``python -m aircall_assets.bench`` runs the cases of issue 6 (throughput against dlt, Airbyte,
+``python -m bench`` runs the cases of issue 6 (throughput against dlt, Airbyte,
 a naive baseline and the bare fetch-and-parse ceiling; rate-limit efficiency; backfill cost;
 memory; the daily incremental run; reverse sync) and of issue 13 (one request budget shared by
 the CLI's runs, their step processes and a reverse sync), prints one table and writes it, with

@@ -16,12 +16,12 @@ from datetime import timedelta
 from pathlib import Path
 
 from aircall_assets.demo import INSTANCE_YAML
-from aircall_assets.reliability import account
-from aircall_assets.reliability.compare import compare_warehouses
-from aircall_assets.reliability.extract import child_env
-from aircall_assets.reliability.profiles import Profile
-from aircall_assets.reliability.report import ScenarioResult
-from aircall_assets.reliability.scenarios.faults import baseline
+from reliability import account
+from reliability.compare import compare_warehouses
+from reliability.extract import child_env
+from reliability.profiles import Profile
+from reliability.report import ScenarioResult
+from reliability.scenarios.faults import baseline
 
 LOCK_ERRORS = ("Could not set lock on file", "Conflicting lock is held", "database is locked")
 TIMEOUT = 900

@@ -11,11 +11,11 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from aircall_assets.reliability import account
-from aircall_assets.reliability.compare import compare_warehouses, table_counts
-from aircall_assets.reliability.extract import aircall, extract, failure_messages
-from aircall_assets.reliability.profiles import Profile
-from aircall_assets.reliability.report import ScenarioResult
+from reliability import account
+from reliability.compare import compare_warehouses, table_counts
+from reliability.extract import aircall, extract, failure_messages
+from reliability.profiles import Profile
+from reliability.report import ScenarioResult
 
 
 def baseline(profile: Profile, workdir: Path) -> Path:
@@ -81,7 +81,7 @@ MAX_SYNC_RUNS = 4  # a user re-runs a sync whose rows got no definitive answer
 
 def run_reverse_faults(profile: Profile, workdir: Path) -> ScenarioResult:
     """Push the profile's contacts through faults; each must exist exactly once afterwards."""
-    from aircall_assets.reliability import reverse
+    from reliability import reverse
 
     result = ScenarioResult("faults: reverse sync")
     began = time.monotonic()
@@ -117,7 +117,7 @@ def run_reverse_faults(profile: Profile, workdir: Path) -> ScenarioResult:
 
 def _sync_until_done(settings, resource, db, result, label: str) -> None:
     """Re-run the sync, as a user would, until no row lacks a definitive answer."""
-    from aircall_assets.reliability import reverse
+    from reliability import reverse
 
     for _ in range(MAX_SYNC_RUNS):
         outcome = reverse.run_sync(settings, resource, db)
@@ -131,8 +131,8 @@ def _sync_until_done(settings, resource, db, result, label: str) -> None:
 
 def _gateway_errors_after_apply(profile, workdir, rows, settings, result, seen) -> None:
     """Creates applied by Aircall but answered 502 by the gateway in front of it."""
-    from aircall_assets.reliability import reverse
-    from aircall_assets.reliability.proxy import GatewayErrorAfterApply, Proxy
+    from reliability import reverse
+    from reliability.proxy import GatewayErrorAfterApply, Proxy
 
     rate = profile.reverse_gateway_rate
     label = f"rate {rate:.0%} 502-after-apply (proxy)"

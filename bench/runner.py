@@ -1,6 +1,6 @@
 """The benchmark cases of issue 6 (and case 7, of issue 13) and the command that runs them.
 
-``python -m aircall_assets.bench`` (``make bench``) runs every case at full size; ``--smoke``
+``python -m bench`` (``make bench``) runs every case at full size; ``--smoke``
 runs tiny sizes (what the test suite does), ``--cases 1,3`` a subset (the other cases keep
 their figures in the doc), ``--no-peers`` skips the tools that need the peers' environments.
 Each measured run is a fresh process; times are the work itself, measured inside the worker
@@ -25,15 +25,17 @@ from typing import Any
 
 import psycopg
 
-from aircall_assets.bench import envs
-from aircall_assets.bench.procs import (
+from aircall_assets.sql import quote
+from aircall_assets_tests.postgres import PostgresCluster
+from bench import envs
+from bench.procs import (
     SimulatorProcess,
     WorkerFailed,
     WorkerRun,
     run_worker,
     run_workers_at_once,
 )
-from aircall_assets.bench.report import (
+from bench.report import (
     CaseResult,
     Goal,
     Results,
@@ -44,8 +46,6 @@ from aircall_assets.bench.report import (
     write_json,
     write_markdown,
 )
-from aircall_assets.postgres_server import PostgresCluster
-from aircall_assets.sql import quote
 
 DEFAULT_OUTPUT = envs.REPO_ROOT / "docs" / "benchmarks.md"
 DAY = 86_400
@@ -1007,7 +1007,7 @@ def case_postgres_throughput(bench: Bench) -> CaseResult:
     _postgres_goals(ours, duckdb_run, [c for c in ceilings if c and c.records_per_s], result)
     result.notes += [
         f"case 1pg: case 1's {truth:,} calls (same account, windows and run) into PostgreSQL "
-        "on this machine: a throwaway cluster (`aircall_assets/postgres_server.py`) on "
+        "on this machine: a throwaway cluster (`aircall_assets_tests/postgres.py`) on "
         "loopback with the settings PostgreSQL ships with (see the machine's description), "
         "a fresh database per run. Ours is the whole run, as in "
         "case 1: the read from the simulator, the spool, then the warehouse's one "
@@ -1606,7 +1606,7 @@ CASES: dict[str, Callable[[Bench], CaseResult]] = {
 
 def profile_ours(bench: Bench) -> str:
     """One case-1 run of ours under py-spy; the summary (also in the workdir's profile.txt)."""
-    from aircall_assets.bench.profile import profile_worker
+    from bench.profile import profile_worker
 
     peers = envs.peers_env(bench.workdir / "install.log")  # py-spy lives there
     if peers.python is None:
@@ -1641,7 +1641,7 @@ def run_cases(names: list[str], bench: Bench) -> CaseResult:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m aircall_assets.bench", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--cases", default=",".join(CASES), help="comma-separated, e.g. 1,1b,3")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes (the test suite's)")
     parser.add_argument("--no-peers", action="store_true", help="ours and the ceiling only")
@@ -1694,7 +1694,7 @@ def main(argv: list[str] | None = None) -> int:
         print(line)
     print(f"total {elapsed:.0f}s ({'smoke' if args.smoke else 'full'} sizes)")
     run = (
-        f"Run of {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, `python -m aircall_assets.bench"
+        f"Run of {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, `python -m bench"
         f"{' --smoke' if args.smoke else ''}` (cases {', '.join(names)}), {elapsed:.0f}s in all."
     )
     if output:

@@ -1,4 +1,4 @@
-"""``python -m aircall_assets.reliability.child``: a run the crash scenarios can SIGKILL.
+"""``python -m reliability.child``: a run the crash scenarios can SIGKILL.
 
 It runs the real assets and IO manager; the only additions are markers (``--markers FILE``):
 one line per phase and per DuckDB statement of the warehouse (``<unix time> <phase>
@@ -105,7 +105,7 @@ def _instrument_warehouse() -> None:
 
 def _resource(args: argparse.Namespace):
     """The Aircall resource of a child: the account from the environment, pace from args."""
-    from aircall_assets.reliability.extract import aircall
+    from reliability.extract import aircall
 
     return aircall(
         os.environ["AIRCALL_API_BASE_URL"],
@@ -117,7 +117,7 @@ def _resource(args: argparse.Namespace):
 
 
 def _extract(args: argparse.Namespace) -> int:
-    from aircall_assets.reliability.extract import extract
+    from reliability.extract import extract
 
     resource = _resource(args)
     mark("start")
@@ -135,7 +135,7 @@ def _extract(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     global _markers, _kill, _kill_on
-    parser = argparse.ArgumentParser(prog="python -m aircall_assets.reliability.child")
+    parser = argparse.ArgumentParser(prog="python -m reliability.child")
     parser.add_argument("--markers", type=Path)
     parser.add_argument("--kill-in", help="SIGKILL self during the merge of this table")
     parser.add_argument("--kill-after", type=float, default=0.0)
@@ -192,8 +192,8 @@ def _instrument_client() -> None:
 def _reverse(args: argparse.Namespace) -> int:
     import orjson
 
-    from aircall_assets.reliability.reverse import run_sync
     from aircall_assets.settings import Settings
+    from reliability.reverse import run_sync
 
     _instrument_client()
     settings = Settings.model_validate(orjson.loads(Path(args.settings).read_bytes()))

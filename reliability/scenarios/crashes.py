@@ -19,9 +19,10 @@ from pathlib import Path
 
 import orjson
 
-from aircall_assets.reliability import account
-from aircall_assets.reliability.compare import compare_warehouses, table_counts, table_equals
-from aircall_assets.reliability.extract import (
+from aircall_assets.warehouse import Warehouse
+from reliability import account
+from reliability.compare import compare_warehouses, table_counts, table_equals
+from reliability.extract import (
     KEYED,
     aircall,
     child_env,
@@ -30,7 +31,7 @@ from aircall_assets.reliability.extract import (
     spawn_child,
     wait_child,
 )
-from aircall_assets.reliability.kills import (
+from reliability.kills import (
     kill_group_after,
     landing,
     plan,
@@ -38,9 +39,8 @@ from aircall_assets.reliability.kills import (
     summarize,
     timing,
 )
-from aircall_assets.reliability.profiles import Profile
-from aircall_assets.reliability.report import ScenarioResult
-from aircall_assets.warehouse import Warehouse
+from reliability.profiles import Profile
+from reliability.report import ScenarioResult
 
 CHILD_TIMEOUT = 600
 
@@ -269,7 +269,7 @@ def run_reverse_crashes(profile: Profile, workdir: Path) -> ScenarioResult:
     state, responses) must be readable and no contact may exist twice in the simulator; a last
     clean run must leave exactly one contact per row, with the row's latest values.
     """
-    from aircall_assets.reliability import reverse
+    from reliability import reverse
 
     result = ScenarioResult("crashes: reverse sync")
     began = time.monotonic()
@@ -351,7 +351,7 @@ def run_reverse_crashes(profile: Profile, workdir: Path) -> ScenarioResult:
 
 def _next_round(rows, per_round, seed, round_index, rng) -> list[dict]:
     """The CRM table of the next round: new rows, and a few sent rows edited."""
-    from aircall_assets.reliability import reverse
+    from reliability import reverse
 
     rows = [dict(r) for r in rows]
     for row in rng.sample(rows, k=min(2, len(rows))):
@@ -360,7 +360,7 @@ def _next_round(rows, per_round, seed, round_index, rng) -> list[dict]:
 
 
 def _check_after_reverse_kill(db, sim, rows, before, result: ScenarioResult, label: str) -> None:
-    from aircall_assets.reliability import reverse
+    from reliability import reverse
 
     try:
         counts = table_counts(db)

@@ -1,4 +1,4 @@
-"""``python -m aircall_assets.reliability [--full]``: run the reliability suite, print one table.
+"""``python -m reliability [--full]``: run the reliability suite, print one table.
 
 Without ``--full`` it runs the small sample the tests run; ``--full`` runs the counts the note
 reports (and writes them into ``docs/reliability.md``). Exit status 1 if any scenario found a
@@ -22,7 +22,7 @@ DOC = Path("docs") / "reliability.md"
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m aircall_assets.reliability",
+        prog="python -m reliability",
         description="Run the reliability suite and print one table.",
     )
     parser.add_argument("--full", action="store_true", help="the full counts (~13 min)")
@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
         command = (
             "make reliability"
             if args.full and args.seed is None
-            else ("python -m aircall_assets.reliability" + " ".join([""] + (argv or sys.argv[1:])))
+            else ("python -m reliability" + " ".join([""] + (argv or sys.argv[1:])))
         )
         update_doc(doc, figures_section(results, profile, command, Path.cwd()))
         print(f"\nFigures written to {doc}")

@@ -29,12 +29,12 @@ import dagster as dg
 import duckdb
 
 from aircall_assets.demo import INSTANCE_YAML
-from aircall_assets.reliability import account
-from aircall_assets.reliability.extract import range_tags
-from aircall_assets.reliability.profiles import Profile
-from aircall_assets.reliability.proxy import Proxy, html_instead_of_json
-from aircall_assets.reliability.report import ScenarioResult
-from aircall_assets.reliability.scenarios.bad_input import environment
+from reliability import account
+from reliability.extract import range_tags
+from reliability.profiles import Profile
+from reliability.proxy import Proxy, html_instead_of_json
+from reliability.report import ScenarioResult
+from reliability.scenarios.bad_input import environment
 
 NEEDLES = {
     "API token": account.API_TOKEN,
@@ -108,7 +108,7 @@ class _Records(logging.Handler):
 
 
 def run_secrets(profile: Profile, workdir: Path) -> ScenarioResult:
-    from aircall_assets.reliability import reverse
+    from reliability import reverse
 
     result = ScenarioResult("secrets")
     began = time.monotonic()
@@ -295,7 +295,7 @@ def _quick_retry_defs(base_url: str) -> dg.Definitions:
 
 def _more_rows(env: dict, profile: Profile, series_offset: int) -> None:
     """New rows in the CRM table, so that the next sync has something to send."""
-    from aircall_assets.reliability import reverse
+    from reliability import reverse
 
     rows = reverse.contact_rows(12, profile.seed, series=5)
     rows += reverse.contact_rows(3, profile.seed, series=5, start=100 * series_offset)

@@ -28,15 +28,15 @@ from typing import Any
 import dagster as dg
 
 from aircall_assets.client import CREDENTIAL_HELP, AircallResource
-from aircall_assets.reliability import account
-from aircall_assets.reliability.compare import compare_warehouses
-from aircall_assets.reliability.extract import aircall, extract
-from aircall_assets.reliability.profiles import Profile
-from aircall_assets.reliability.proxy import Proxy, html_instead_of_json, on_records
-from aircall_assets.reliability.report import ScenarioResult
-from aircall_assets.reliability.scenarios.faults import baseline
 from aircall_assets.simulator.config import utc_today
 from aircall_assets.warehouse import range_run_figures
+from reliability import account
+from reliability.compare import compare_warehouses
+from reliability.extract import aircall, extract
+from reliability.profiles import Profile
+from reliability.proxy import Proxy, html_instead_of_json, on_records
+from reliability.report import ScenarioResult
+from reliability.scenarios.faults import baseline
 
 ALL_SCHEMAS = None
 
@@ -453,7 +453,7 @@ def api_answer_cases(h: Harness) -> None:
     )
     h.result.runs += 1
     if h.result.check(all(r.success for r in results), "an omitted optional field failed the run"):
-        from aircall_assets.reliability.compare import open_pair
+        from reliability.compare import open_pair
 
         con = open_pair(h.reference, db)
         try:
@@ -475,7 +475,7 @@ def api_answer_cases(h: Harness) -> None:
 
 def source_rows() -> list[tuple[dict[str, Any], str | None]]:
     """(row, expected reason it is refused, or None if it must arrive intact)."""
-    from aircall_assets.reliability.reverse import phone
+    from reliability.reverse import phone
 
     def row(i: int, **values: Any) -> dict[str, Any]:
         base = {
@@ -541,8 +541,8 @@ def source_rows() -> list[tuple[dict[str, Any], str | None]]:
 
 
 def source_row_case(h: Harness) -> None:
-    from aircall_assets.reliability import reverse
     from aircall_assets.warehouse import Warehouse
+    from reliability import reverse
 
     sim = h.sim
     cases = source_rows()
@@ -602,7 +602,7 @@ def source_row_case(h: Harness) -> None:
 
 def reverse_answer_cases(h: Harness) -> None:
     """Wrong credentials for a sync; a create answered with a page that is not JSON."""
-    from aircall_assets.reliability import reverse
+    from reliability import reverse
 
     sim = h.sim
     settings = reverse.settings_with(h.profile.start, reverse.CREATE_CONTACTS)

@@ -3,8 +3,9 @@
 In process (faults, secrets): ``dg.materialize`` of the key-based assets over a partition range
 (one single-run backfill, the range passed as tags like the UI and the CLI do) and of the full
 tables, with explicit resources. Child processes (crashes) run ``python -m
-aircall_assets.reliability.child extract`` with the credentials in the environment, never in
-argv.
+reliability.child extract`` with the credentials in the environment, never in argv, and the
+repository's root on their ``PYTHONPATH``: ``reliability`` is not part of the installed package
+and the child runs in a work directory of its own.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ FULL = tuple(t.name for t in TABLES.values() if not t.is_partitioned)
 ALL = tuple(TABLES)
 # Failures are collected from the events; the console would only repeat them.
 QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
+REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def settings_for(first: date, tables: dict[str, Any] | None = None) -> Settings:
@@ -128,11 +130,12 @@ def child_env(base_url: str, api_id: str, api_token: str, **extra: str) -> dict[
 
 
 def spawn_child(args: Sequence[str], env: dict[str, str], cwd: Path, log: Path) -> subprocess.Popen:
-    """``python -m aircall_assets.reliability.child ARGS`` in its own process group."""
+    """``python -m reliability.child ARGS`` in its own process group, in ``cwd``."""
+    path = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH", "")) if p)
     handle = open(log, "ab")  # noqa: SIM115 - closed by the caller via wait_child
     proc = subprocess.Popen(
-        [sys.executable, "-m", "aircall_assets.reliability.child", *args],
-        env=env,
+        [sys.executable, "-m", "reliability.child", *args],
+        env={**env, "PYTHONPATH": path},
         cwd=cwd,
         stdout=handle,
         stderr=subprocess.STDOUT,
