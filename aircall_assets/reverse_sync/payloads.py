@@ -1,4 +1,4 @@
-"""Warehouse rows → request payloads: JSON-safe values, exclusions, templates, keys, batching.
+"""Warehouse rows → request payloads: JSON-safe values, exclusions, templates, keys, hashes.
 
 Everything here is pure (no HTTP, no DuckDB) so the sample payloads of a dry run are exactly
 what a real run sends. A row becomes a ``RowPayload``: its key, the path with ``{field}``
@@ -22,7 +22,7 @@ from urllib.parse import quote
 
 import orjson
 
-from aircall_assets.reverse_sync.destinations import Destination, Route
+from aircall_assets.reverse_sync.destinations import Destination
 
 MAX_DETAILS = 20  # Aircall accepts at most 20 phone numbers and 20 emails per contact
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -92,23 +92,6 @@ class RowPayload:
     @property
     def valid(self) -> bool:
         return self.error is None
-
-
-@dataclass
-class OutgoingRequest:
-    """One HTTP request: a single row, or a batch of rows sharing one URL."""
-
-    method: str
-    path: str
-    body: dict[str, Any] | list[dict[str, Any]] | None
-    items: list[RowPayload]
-    route: Route
-    batched: bool = False
-    reroute: str | None = None  # why the path differs from the destination's (upsert)
-
-    @property
-    def keys(self) -> list[str]:
-        return [i.key or "" for i in self.items]
 
 
 @dataclass
@@ -341,94 +324,3 @@ def build_payloads(
             f"'{destination.batching.group_by}' is not a column of {destination.source}"
         )
     return [build_payload(destination, row, spec) for row in rows]
-
-
-# ----------------------------------------------------------------------------- batching
-
-
-def make_requests(destination: Destination, items: Sequence[RowPayload]) -> list[OutgoingRequest]:
-    """Valid rows → requests: one per row, or batches by count or by a grouping attribute.
-
-    Batches keep the rows' order; with ``group_by`` each batch holds rows sharing that value
-    (so a ``{group_by}`` placeholder has one value per batch), at most ``size`` rows each.
-    """
-    route = destination.route
-    batching = destination.batching
-    if not batching.enabled:
-        return [
-            OutgoingRequest(route.method, i.path, i.body, [i], route, batched=False) for i in items
-        ]
-    groups: dict[str, list[RowPayload]] = {}
-    for item in items:
-        value = item.row.get(batching.group_by) if batching.group_by else None
-        group = orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
-        groups.setdefault(group, []).append(item)
-    requests = []
-    for members in groups.values():
-        for start in range(0, len(members), batching.size):
-            chunk = members[start : start + batching.size]
-            requests.append(
-                OutgoingRequest(
-                    route.method,
-                    chunk[0].path,
-                    [i.body for i in chunk],  # type: ignore[misc]
-                    chunk,
-                    route,
-                    batched=True,
-                )
-            )
-    return requests
-
-
-def sample(requests: Sequence[OutgoingRequest], headers: dict[str, str], count: int) -> list[dict]:
-    """The first ``count`` requests as a user checks them: method, path, body, header names."""
-    shown = []
-    for request in requests[:count]:
-        body = request.body
-        entry: dict[str, Any] = {
-            "method": request.method,
-            "path": request.path,
-            "rows": len(request.items),
-            "row_keys": request.keys[:10],
-        }
-        if isinstance(body, list) and len(body) > 10:
-            entry["body"] = body[:10]
-            entry["body_note"] = f"first 10 of {len(body)} records in this batch"
-        else:
-            entry["body"] = body
-        if headers:
-            entry["extra_headers"] = sorted(headers)  # names only: values may be private
-        if request.reroute:
-            entry["note"] = request.reroute
-        shown.append(entry)
-    return shown
-
-
-def samples_markdown(samples: Sequence[dict[str, Any]]) -> str:
-    """``sample``'s requests as one markdown text, a heading and a JSON code block each: the
-    dry run's payloads read at a glance in the UI, instead of a JSON tree opened level by level."""
-    if not samples:
-        return "_no request to show_"
-    parts = []
-    for number, entry in enumerate(samples, 1):
-        keys = ", ".join(f"`{k}`" for k in entry["row_keys"])
-        more = " ..." if entry["rows"] > len(entry["row_keys"]) else ""
-        lines = [
-            f"**{number}. {entry['method']} {entry['path']}** ({entry['rows']} row(s): "
-            f"{keys}{more})"
-        ]
-        for label in ("note", "body_note"):
-            if label in entry:
-                lines.append(f"_{entry[label]}_")
-        if "extra_headers" in entry:
-            lines.append("Extra headers: " + ", ".join(f"`{h}`" for h in entry["extra_headers"]))
-        lines.append(_code_block(orjson.dumps(entry["body"], option=orjson.OPT_INDENT_2).decode()))
-        parts.append("\n\n".join(lines))
-    return "\n\n".join(parts)
-
-
-def _code_block(text: str) -> str:
-    """``text`` fenced as JSON, the fence longer than any run of backticks inside it."""
-    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
-    fence = "`" * max(3, longest + 1)
-    return f"{fence}json\n{text}\n{fence}"

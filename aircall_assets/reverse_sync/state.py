@@ -1,20 +1,20 @@
-"""The reverse sync's memory in the warehouse: source rows in, state and responses out.
+"""The reverse sync's memory in the warehouse: the state and responses tables, their rows, and
+their reads and writes.
 
 Both tables are in the account's sync schema (``Account.sync_schema``: ``aircall_sync`` for the
 default account, ``aircall_eu_sync`` for an account ``eu``), so the state of one account's
 destination is never read or written by another's, even under the same destination name.
 
-``aircall_sync.state`` has one row per (destination, row key): what was last attempted, what was
-last sent successfully (a payload hash), the id Aircall gave the record, and a status. The
-status is the exactly-once protocol: ``sending`` is committed *before* a request leaves and
-replaced by the outcome after the answer, before anything else leaves (``sender.py`` commits
-the outcome of one request with the intent of the next). A run killed in between leaves
-``sending`` behind, which tells the next run to look the record up in Aircall before sending
-it again.
+``state`` has one row per (destination, row key): what was last attempted, what was last sent
+successfully (a payload hash), the id Aircall gave the record, and a status. The status is the
+exactly-once protocol: ``sending`` is committed *before* a request leaves and replaced by the
+outcome after the answer, before anything else leaves (``record.py`` commits the outcome of one
+request with the intent of the next). A run killed in between leaves ``sending`` behind, which
+tells the next run to look the record up in Aircall before sending it again (``plan.py``).
 
-``aircall_sync.responses`` is append-only: one row per attempt and per row of the request
-(rows of a batch share a ``request_id``), with Aircall's status and body or the error. It is
-the seed's "response webhook" as a table the user can query.
+``responses`` is append-only: one row per attempt and per row of the request (rows of a batch
+share a ``request_id``), with Aircall's status and body or the error. It is the seed's
+"response webhook" as a table the user can query.
 
 Both tables live in the warehouse (``store.py``: the DuckDB file or the PostgreSQL database).
 A sync spends nearly all its time waiting for Aircall (at 60 requests a minute, 10,000 rows take
@@ -45,7 +45,6 @@ STATE_TABLE = "state"
 RESPONSES_TABLE = "responses"
 STATE_KEY = ("destination", "row_key")
 MAX_BODY_BYTES = 64_000
-FETCH_ROWS = 10_000
 
 STATE_COLUMNS: dict[str, str] = {
     "destination": "VARCHAR NOT NULL",
@@ -78,10 +77,6 @@ RESPONSE_COLUMNS: dict[str, str] = {
     "duration_ms": "DOUBLE",
     "attempted_at": "TIMESTAMPTZ NOT NULL",
 }
-
-
-class SourceMissing(LookupError):
-    """The destination's source table does not exist yet."""
 
 
 def now_utc() -> datetime:
@@ -156,41 +151,6 @@ def _body_json(body: Any) -> str | None:
     return blob.decode()
 
 
-def read_source(sql: Sql, schema: str, table: str) -> tuple[list[str], list[dict[str, Any]]]:
-    """Every row of the source table as JSON-ready dicts (JSON columns parsed).
-
-    The whole current table, not one partition: an asset sensor sees only the latest
-    materialization, so the sync always pushes the table's present state. Rows are held in
-    memory; a source is rows *to push* and at 60 requests a minute a day holds ~86k of them.
-    """
-    if not sql.column_names(schema, table):
-        raise SourceMissing(f"source table {schema}.{table} does not exist: materialize it first")
-    cursor = sql.execute(f"SELECT * FROM {quote(schema)}.{quote(table)}")
-    description = cursor.description or []
-    names = [d[0] for d in description]
-    json_columns = {i for i, d in enumerate(description) if sql.warehouse.is_json(d)}
-    rows: list[dict[str, Any]] = []
-    while True:
-        chunk = cursor.fetchmany(FETCH_ROWS)
-        if not chunk:
-            break
-        for values in chunk:
-            row = {}
-            for i, (name, value) in enumerate(zip(names, values, strict=True)):
-                if i in json_columns and isinstance(value, str):
-                    value = _parse_json(value)
-                row[name] = json_safe(value)
-            rows.append(row)
-    return names, rows
-
-
-def _parse_json(text: str) -> Any:
-    try:
-        return orjson.loads(text)
-    except orjson.JSONDecodeError:
-        return text  # not JSON after all: sent as the text it is
-
-
 def ensure_tables(sql: Sql, schema: str) -> None:
     """The sync ``schema`` and both its tables, in a warehouse that never ran a sync."""
     sql.warehouse.ensure_tables(
@@ -216,8 +176,8 @@ def load_state(sql: Sql, schema: str, destination: str) -> dict[str, StateRow]:
 class SyncStore:
     """Writes state and responses, each call one short transaction of the run's session.
 
-    The sender calls this only between requests, so the warehouse is free while a request is
-    in flight or waits for budget.
+    The ledger (``record.py``) calls this only between requests, so the warehouse is free while
+    a request is in flight or waits for budget.
     """
 
     def __init__(self, session: SyncSession, schema: str) -> None:

@@ -9,7 +9,7 @@ import sys
 import time
 from collections import Counter
 
-from aircall_assets.reverse_sync.sender import ReverseSync
+from aircall_assets.reverse_sync import send
 from aircall_assets.reverse_sync.state import SyncStore
 from aircall_assets_tests.reverse_sync.helpers import (
     contacts_with,
@@ -90,18 +90,18 @@ def test_crash_after_the_intent_but_before_the_request_left(sim, each_db, monkey
     rows = leads(6)
     write_source(each_db, "crm.leads", rows)
     settings = settings_with(CREATE)
-    real_call = ReverseSync._call
+    real_transmit = send.transmit
     calls = {"n": 0}
 
-    def die_before_third_request(self, request):
+    def die_before_third_request(client, request):
         calls["n"] += 1
         if calls["n"] == 3:
             raise RuntimeError("killed before sending")
-        return real_call(self, request)
+        return real_transmit(client, request)
 
-    monkeypatch.setattr(ReverseSync, "_call", die_before_third_request)
+    monkeypatch.setattr(send, "transmit", die_before_third_request)
     assert not run_sync(settings, sim, each_db, "leads").success
-    monkeypatch.setattr(ReverseSync, "_call", real_call)
+    monkeypatch.setattr(send, "transmit", real_transmit)
     assert state(each_db, "leads")["2"]["status"] == "sending"
 
     second = run_sync(settings, sim, each_db, "leads")

@@ -7,22 +7,24 @@ from decimal import Decimal
 
 import pytest
 
+from aircall_assets.reverse_sync.dry_run import sample, samples_markdown
 from aircall_assets.reverse_sync.payloads import (
     DestinationError,
     build_payloads,
     json_safe,
-    make_requests,
     normalize_phone,
-    sample,
-    samples_markdown,
 )
-from aircall_assets.reverse_sync.sender import form_fields
+from aircall_assets.reverse_sync.plan import make_requests
+from aircall_assets.reverse_sync.send import form_fields
 from aircall_assets.settings import parse_settings
 
 
 def destination(**fields):
     (d,) = parse_settings(
-        {"destinations": [{"name": "d", "source": "crm.people", **fields}]}
+        {
+            "history_start": "2026-06-01",
+            "destinations": [{"name": "d", "source": "crm.people", **fields}],
+        }
     ).destinations
     return d
 
@@ -212,7 +214,7 @@ def test_sample_shows_batches_after_exclusions_and_header_names_only():
         batching={"enabled": True, "size": 40},
     )
     rows = [{"id": i, "v": i} for i in range(45)]
-    shown = sample(make_requests(d, build_payloads(d, rows, ["id", "v"])), d.headers, 5)
+    shown = sample(make_requests(d, build_payloads(d, rows, ["id", "v"])), 5)
     assert [s["rows"] for s in shown] == [40, 5]
     assert shown[0]["body"][:2] == [{"id": 0}, {"id": 1}] and len(shown[0]["body"]) == 10
     assert shown[0]["body_note"] == "first 10 of 40 records in this batch"
@@ -227,7 +229,7 @@ def test_samples_markdown_shows_each_request_in_its_own_code_block():
         batching={"enabled": True, "size": 12},
     )
     rows = [{"id": i, "v": "```" if i == 0 else i} for i in range(13)]
-    text = samples_markdown(sample(make_requests(d, build_payloads(d, rows, ["id", "v"])), {}, 5))
+    text = samples_markdown(sample(make_requests(d, build_payloads(d, rows, ["id", "v"])), 5))
     first, second = text.split("\n\n**2. ")
     assert first.startswith("**1. POST /v1/bulk** (12 row(s): `0`, `1`,")
     assert "`9` ...)" in first and "_first 10 of 12 records in this batch_" in first
@@ -235,9 +237,7 @@ def test_samples_markdown_shows_each_request_in_its_own_code_block():
     assert '\n````json\n[\n  {\n    "id": 0,\n    "v": "```"' in first
     assert first.endswith("\n]\n````")
     assert second.startswith("POST /v1/bulk** (1 row(s): `12`)") and "```json" in second
-    headers = samples_markdown(
-        sample(make_requests(d, build_payloads(d, rows[:1], ["id"])), d.headers, 1)
-    )
+    headers = samples_markdown(sample(make_requests(d, build_payloads(d, rows[:1], ["id"])), 1))
     assert "Extra headers: `X-Secret`" in headers and "abc" not in headers
     assert samples_markdown([]) == "_no request to show_"
 
