@@ -1,11 +1,13 @@
 """One software-defined asset per catalog table, built by a factory.
 
 An asset body only turns its partition window into API windows, hands the records it reads to the
-warehouse IO manager, and reports what happened; the client owns the API's rules and the IO
-manager owns the warehouse. Key-based tables are daily-partitioned on their date field with a
-single-run backfill policy, so a backfill of any range is one run that reads the range as one
-API window (split only where the 10,000 cap forces it) and replaces exactly that range; full
-tables are re-read and replaced whole.
+warehouse IO manager, and reports what it read; the client owns the API's rules and the IO
+manager owns the warehouse and reports the write. The checks verify the table as stored.
+
+Key-based tables are daily-partitioned on their date field with a single-run backfill policy,
+so a backfill of any range is one run that reads the range as one API window (split only where
+the 10,000 cap forces it) and replaces exactly that range; full tables are re-read and replaced
+whole.
 """
 
 import warnings
@@ -24,7 +26,13 @@ from aircall_assets.reads import Progress, read_full, read_windows
 from aircall_assets.resources import warehouse_kind, warehouse_pool
 from aircall_assets.settings import Settings
 from aircall_assets.spool import Spool
-from aircall_assets.warehouse import ReplaceRange, TableLoad, WriteResult
+from aircall_assets.warehouse import (
+    KeyCounts,
+    ReplaceRange,
+    TableLoad,
+    WarehouseIOManager,
+    is_range,
+)
 
 GROUP = "aircall"
 IO_MANAGER_KEY = "warehouse_io_manager"
@@ -125,8 +133,7 @@ def _check_required_fields(table: Table, records: list[dict[str, Any]]) -> None:
                 )
 
 
-def _check_specs(table: Table) -> list[dg.AssetCheckSpec]:
-    key = asset_key(table)
+def _check_specs(table: Table, key: dg.AssetKey) -> list[dg.AssetCheckSpec]:
     specs = [
         dg.AssetCheckSpec(
             "row_count_matches_api",
@@ -151,42 +158,48 @@ def _check_specs(table: Table) -> list[dg.AssetCheckSpec]:
 
 
 def _check_results(
-    table: Table, result: WriteResult, expected: int
+    rows_loaded: int, expected: int, keys: KeyCounts | None
 ) -> Iterator[dg.AssetCheckResult]:
+    """The checks of a load that succeeded: it wrote every record read (the warehouse fails a
+    load otherwise), so ``rows_loaded`` is the read's count; ``keys``, read back from the
+    stored table, is None for a table without a primary key."""
     yield dg.AssetCheckResult(
         check_name="row_count_matches_api",
-        passed=result.rows_written == expected,
-        metadata={"rows_loaded": result.rows_written, "api_total": expected},
+        passed=rows_loaded == expected,
+        metadata={"rows_loaded": rows_loaded, "api_total": expected},
     )
-    if table.primary_key:
+    if keys is not None:
         yield dg.AssetCheckResult(
             check_name="primary_key_unique",
-            passed=result.duplicate_keys == 0,
-            metadata={"duplicate_keys": result.duplicate_keys},
+            passed=keys.duplicates == 0,
+            metadata={"duplicate_keys": keys.duplicates},
         )
         yield dg.AssetCheckResult(
             check_name="primary_key_not_null",
-            passed=result.null_keys == 0,
-            metadata={"null_keys": result.null_keys},
+            passed=keys.nulls == 0,
+            metadata={"null_keys": keys.nulls},
         )
 
 
 def build_extract_asset(table: Table, settings: Settings) -> dg.AssetsDefinition:
     """The asset of one catalog table, with the settings' column selection as default."""
+    key = asset_key(table)
     default_columns = settings.columns_for(table)
     default_fields = table.resolve_columns(default_columns)
     partitions = daily_partitions(settings) if table.is_partitioned else None
     first_partition_start = _midnight(settings.history_start) if partitions else None
 
     @dg.asset(
-        key=asset_key(table),
+        key=key,
         group_name=GROUP,
         kinds={"aircall", warehouse_kind()},
         description=table.purpose,
         partitions_def=partitions,
         backfill_policy=dg.BackfillPolicy.single_run() if partitions else None,
         io_manager_key=IO_MANAGER_KEY,
-        check_specs=_check_specs(table),
+        # the IO manager as a resource too: the checks read the stored table through it
+        required_resource_keys={"aircall", IO_MANAGER_KEY},
+        check_specs=_check_specs(table, key),
         pool=warehouse_pool(),
         freshness_policy=dg.FreshnessPolicy.cron(
             deadline_cron=settings.schedule.freshness_deadline_cron,
@@ -201,9 +214,8 @@ def build_extract_asset(table: Table, settings: Settings) -> dg.AssetsDefinition
         },
         tags={"replication": table.replication.value},
     )
-    def _extract(
-        context: dg.AssetExecutionContext, config: TableRunConfig, aircall: AircallResource
-    ):
+    def _extract(context: dg.AssetExecutionContext, config: TableRunConfig):
+        aircall: AircallResource = context.resources.aircall
         try:
             fields = table.resolve_columns(config.columns or default_columns)
         except ValueError as exc:
@@ -261,38 +273,44 @@ def build_extract_asset(table: Table, settings: Settings) -> dg.AssetsDefinition
             spool.close()
             raise
         manifest = spool.manifest
-
-        def extra_metadata() -> dict[str, Any]:
-            return {
-                **client.stats.as_metadata(),
-                "records_resumed_from_spool": resumed_rows,
-                "api_windows": manifest.windows if partitions else 1,
-                "api_total": api_total,
-                "columns": [f.name for f in fields],
-                "schema_drift_unknown_fields": sorted(drift.unknown),
-                "schema_drift_missing_fields": dict(sorted(drift.missing.items())),
-            }
-
-        load = TableLoad(
-            fields=fields,
-            primary_key=table.primary_key,
-            replace=replace,
-            spool=spool,
-            extra_metadata=extra_metadata,
-        )
+        rows_read = manifest.rows
+        read_figures = {
+            **client.stats.as_metadata(),
+            "records_resumed_from_spool": resumed_rows,
+            "api_windows": manifest.windows if partitions else 1,
+            "api_total": api_total,
+            "columns": [f.name for f in fields],
+            "schema_drift_unknown_fields": sorted(drift.unknown),
+            "schema_drift_missing_fields": dict(sorted(drift.missing.items())),
+        }
+        load = TableLoad(fields=fields, primary_key=table.primary_key, replace=replace, spool=spool)
+        keys = context.partition_keys if partitions is not None else []
+        if is_range(keys):
+            # as the IO manager does with the write's: once for the run, not once per day
+            context.log_event(
+                dg.AssetObservation(
+                    asset_key=key,
+                    description=f"Read of {keys[0]}..{keys[-1]}: {rows_read:,} records",
+                    metadata=read_figures,
+                )
+            )
+            output = dg.Output(load)
+        else:
+            output = dg.Output(load, metadata=read_figures)
         try:
-            yield dg.Output(load)
+            yield output
         except BaseException:
             spool.close()  # kept: the rerun loads it without reading it again
             raise
         spool.discard()
-        assert load.result is not None, "the warehouse IO manager did not report its write"
         if drift.unknown:
             context.log.warning(
                 f"Aircall sent fields the catalog does not know for {table.name}: "
                 f"{sorted(drift.unknown)}"
             )
-        yield from _check_results(table, load.result, api_total)
+        warehouse: WarehouseIOManager = getattr(context.resources, IO_MANAGER_KEY)
+        stored = warehouse.key_counts(key, table.primary_key) if table.primary_key else None
+        yield from _check_results(rows_read, api_total, stored)
 
     return _extract
 

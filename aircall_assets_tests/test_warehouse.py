@@ -15,7 +15,13 @@ import pytest
 from aircall_assets.catalog import get_table
 from aircall_assets.normalize import NormalizationError
 from aircall_assets.spool import spool_root
-from aircall_assets.warehouse import ReplaceRange, TableLoad, Warehouse, WarehouseIOManager
+from aircall_assets.warehouse import (
+    KeyCounts,
+    ReplaceRange,
+    TableLoad,
+    Warehouse,
+    WarehouseIOManager,
+)
 from aircall_assets_tests.warehouses import WarehouseUnderTest
 
 CALLS = get_table("calls")
@@ -121,7 +127,8 @@ def test_a_record_whose_date_moved_leaves_no_row_behind(warehouse):
     wh.replace("aircall", "calls", load([call(1, 1, duration=1), call(2, 1, duration=2)]))
     result = wh.replace("aircall", "calls", load([call(1, 3, duration=10)], start=3, end=4))
     assert rows(warehouse) == [(1, 10), (2, 2)]
-    assert result.rows_per_day == {"2026-06-03": 1} and result.duplicate_keys == 0
+    assert result.rows_per_day == {"2026-06-03": 1}
+    assert wh.key_counts("aircall", "calls", "id") == KeyCounts(duplicates=0, nulls=0)
 
 
 def test_a_record_dated_outside_the_range_fails_the_load_and_writes_nothing(warehouse):
@@ -166,8 +173,19 @@ def test_rows_stay_unique_by_primary_key_across_reruns(warehouse):
     wh = warehouse.store
     for _ in range(3):
         result = wh.replace("aircall", "calls", load([call(1, 1), call(2, 2)]))
-    assert result.duplicate_keys == 0 and result.rows_in_table == 2
+    assert result.rows_in_table == 2
     assert result.rows_per_day == {"2026-06-01": 1, "2026-06-02": 1}
+    assert wh.key_counts("aircall", "calls", "id") == KeyCounts(duplicates=0, nulls=0)
+
+
+def test_key_counts_find_repeated_and_missing_keys_in_the_stored_table(warehouse):
+    """What the primary-key checks read: the table as stored, whoever wrote it."""
+    warehouse.execute(
+        "CREATE SCHEMA s",
+        "CREATE TABLE s.t (id BIGINT)",
+        "INSERT INTO s.t VALUES (1), (1), (1), (2), (NULL), (NULL)",
+    )
+    assert warehouse.store.key_counts("s", "t", "id") == KeyCounts(duplicates=4, nulls=2)
 
 
 def _write_in_child(kind: str, address: str, ident: int) -> None:

@@ -9,6 +9,7 @@ The names other modules use are re-exported here, so that they import them from
 
 from aircall_assets.sql import quote
 from aircall_assets.warehouse.base import (
+    KeyCounts,
     ReplaceRange,
     TableLoad,
     TableStore,
@@ -24,6 +25,7 @@ from aircall_assets.warehouse.duckdb_file import (
 )
 from aircall_assets.warehouse.io_manager import (
     WarehouseIOManager,
+    is_range,
     range_run_figures,
     rows_per_partition,
     table_address,
@@ -32,6 +34,7 @@ from aircall_assets.warehouse.io_manager import (
 __all__ = [
     "DEFAULT_DUCKDB_PATH",
     "DEFAULT_MEMORY_LIMIT",
+    "KeyCounts",
     "ReplaceRange",
     "Session",
     "TableLoad",
@@ -39,6 +42,7 @@ __all__ = [
     "Warehouse",
     "WarehouseIOManager",
     "WriteResult",
+    "is_range",
     "quote",
     "range_run_figures",
     "rows_per_partition",

@@ -1,8 +1,9 @@
 """What every warehouse offers the IO manager and the assets, whichever database it talks to.
 
 A load (``TableLoad``) replaces a range of a table (``ReplaceRange``), or the whole table, in one
-transaction, and reports what it found (``WriteResult``) for the asset checks; ``TableStore``
-is the interface that the DuckDB file (``duckdb_file.py``) and PostgreSQL (``postgres.py``)
+transaction, and reports what it wrote (``WriteResult``) for the IO manager's metadata; the
+asset checks read the stored table itself (``TableStore.key_counts``). ``TableStore`` is the
+interface that the DuckDB file (``duckdb_file.py``) and PostgreSQL (``postgres.py``)
 implement, so that nothing above them knows which one holds the data.
 """
 
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -40,8 +41,6 @@ class WriteResult:
     rows_written: int
     rows_in_table: int
     rows_per_day: dict[str, int]
-    duplicate_keys: int
-    null_keys: int
     preview: pd.DataFrame
     rows_kept: int = 0  # rows of days the API no longer serves, kept in the range
     rows_replaced: int = 0  # rows the load deleted (older versions, or gone from Aircall)
@@ -53,8 +52,7 @@ class TableLoad:
 
     The records are either already in a ``spool`` (an extract's read) or ``pages`` (lists of
     records as the API sent them) that the write spools first, consuming them once; for a
-    ``replace`` range every record must be dated inside it. ``extra_metadata`` is called after
-    the write; ``result`` is filled for the asset's checks.
+    ``replace`` range every record must be dated inside it.
     """
 
     fields: Sequence[Field]
@@ -62,8 +60,19 @@ class TableLoad:
     replace: ReplaceRange | None = None  # None: the whole table
     pages: Iterable[list[dict[str, Any]]] = ()
     spool: Spool | None = None
-    extra_metadata: Callable[[], dict[str, Any]] = lambda: {}
-    result: WriteResult | None = field(default=None, init=False)
+
+
+@dataclass(frozen=True)
+class KeyCounts:
+    """What the primary-key checks look at in a stored table."""
+
+    duplicates: int  # rows beyond one per distinct key (those without a key included)
+    nulls: int  # rows without a key
+
+
+def key_counts_sql(target: str, column: str) -> str:
+    key = quote(column)
+    return f"SELECT count(*) - count(DISTINCT {key}), count(*) - count({key}) FROM {target}"
 
 
 class TableStore(ABC):
@@ -97,6 +106,11 @@ class TableStore(ABC):
 
     @abstractmethod
     def table_exists(self, schema: str, table: str) -> bool: ...
+
+    @abstractmethod
+    def key_counts(self, schema: str, table: str, column: str) -> KeyCounts:
+        """Duplicate and missing values of ``column`` in the stored table, read after a load
+        (its checks verify what is in the warehouse, not what the writer believes it wrote)."""
 
 
 @dataclass(frozen=True)
@@ -150,15 +164,11 @@ def verify_load(
     rows_written: int,
     kept: int,
 ) -> WriteResult:
-    """Figures for the asset checks and metadata, read inside the write transaction.
+    """Figures of the write for its metadata, read inside the write transaction.
 
     The databases differ only in how they run a query (``fetch``: rows, ``preview``: a
     DataFrame) and how they name a timestamp's UTC day (``day_of``: SQL of a column)."""
-    pk = load.primary_key
-    keys = (
-        f"count(*) - count(DISTINCT {quote(pk)}), count(*) - count({quote(pk)}) " if pk else "0, 0 "
-    )
-    ((rows_in_table, duplicates, nulls),) = fetch(f"SELECT count(*), {keys}FROM {target}", [])
+    ((rows_in_table,),) = fetch(f"SELECT count(*) FROM {target}", [])
     rows_per_day: dict[str, int] = {}
     if load.replace is not None:
         day = day_of(quote(load.replace.column))
@@ -177,6 +187,4 @@ def verify_load(
             )
     names = ", ".join(quote(f.name) for f in load.fields)
     sample = preview(f"SELECT {names} FROM {target} WHERE {loaded.where} LIMIT 5", loaded.params)
-    return WriteResult(
-        rows_written, rows_in_table, rows_per_day, duplicates, nulls, sample, rows_kept=kept
-    )
+    return WriteResult(rows_written, rows_in_table, rows_per_day, sample, rows_kept=kept)

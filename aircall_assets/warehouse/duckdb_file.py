@@ -34,10 +34,12 @@ from aircall_assets.spool import Spool
 from aircall_assets.sql import column_ddl, literal, quote
 from aircall_assets.warehouse.base import (
     UNSERVED,
+    KeyCounts,
     Replaced,
     TableLoad,
     TableStore,
     WriteResult,
+    key_counts_sql,
     not_reloaded,
     verify_load,
 )
@@ -166,6 +168,12 @@ class Warehouse(TableStore):
             return False
         with self.connect(read_only=True) as con:
             return table_exists_in(con, schema, table)
+
+    def key_counts(self, schema: str, table: str, column: str) -> KeyCounts:
+        with self.connect(read_only=True) as con:
+            target = f"{quote(schema)}.{quote(table)}"
+            (duplicates, nulls) = con.execute(key_counts_sql(target, column)).fetchone()
+        return KeyCounts(duplicates, nulls)
 
     # -- loads -----------------------------------------------------------------------------
 

@@ -1,7 +1,11 @@
 """The Dagster IO manager of the warehouse, and the figures its outputs record.
 
-It hands extract loads (``TableLoad``) and downstream DataFrames to the warehouse and loads
-tables back as DataFrames; which database holds them is the warehouse's business.
+It hands extract loads (``TableLoad``) and downstream DataFrames to the warehouse, loads tables
+back as DataFrames, and reports what the write did in the output's metadata (a range run's in
+one observation, see ``handle_output``). The asset reports what it read itself, in its output's
+metadata (or, for a range, its own observation): nothing flows back from here to the asset,
+whose checks read the stored table (``key_counts``). Which database holds the tables is the
+warehouse's business.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import dagster as dg
 import pandas as pd
 from pydantic import Field as PydanticField
 
-from aircall_assets.warehouse.base import TableLoad, TableStore
+from aircall_assets.warehouse.base import KeyCounts, TableLoad, TableStore
 from aircall_assets.warehouse.duckdb_file import (
     DEFAULT_DUCKDB_PATH,
     DEFAULT_MEMORY_LIMIT,
@@ -36,15 +40,27 @@ def rows_per_partition(keys: Sequence[str], rows_per_day: dict[str, int]) -> dic
     return counts
 
 
+def is_range(partition_keys: Sequence[str]) -> bool:
+    """Whether a run's figures go into observations rather than its output's metadata.
+
+    Dagster copies output metadata onto the materialization of every partition of the run: a
+    range's figures would be stored once per day, quadratic in the range, and each day would
+    show the whole run's requests as its own.
+    """
+    return len(partition_keys) > 1
+
+
 def range_run_figures(result: dg.ExecuteInProcessResult, asset_key: dg.AssetKey) -> dict[str, Any]:
     """What a range run recorded for ``asset_key`` beyond each partition's row count: the
-    values of its one summary observation (see ``WarehouseIOManager.handle_output``)."""
-    observation = next(
-        e.asset_observation_data.asset_observation
-        for e in result.all_events
-        if e.event_type_value == "ASSET_OBSERVATION" and e.asset_key == asset_key
-    )
-    return {name: entry.value for name, entry in observation.metadata.items()}
+    values of its observations, the read's (the asset's) and the write's (this IO manager's)."""
+    figures: dict[str, Any] = {}
+    for event in result.all_events:
+        if event.event_type_value == "ASSET_OBSERVATION" and event.asset_key == asset_key:
+            observation = event.asset_observation_data.asset_observation
+            figures.update({name: entry.value for name, entry in observation.metadata.items()})
+    if not figures:
+        raise LookupError(f"the run recorded no observation of {asset_key.to_user_string()}")
+    return figures
 
 
 def table_address(asset_key: dg.AssetKey) -> tuple[str, str]:
@@ -94,6 +110,12 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
 
         return sync_warehouse(self.store)
 
+    def key_counts(self, asset_key: dg.AssetKey, column: str) -> KeyCounts:
+        """Duplicate and missing values of ``column`` in the table of ``asset_key``, as stored:
+        what the asset's primary-key checks verify after the load."""
+        schema, table = table_address(asset_key)
+        return self.store.key_counts(schema, table, column)
+
     def handle_output(self, context: dg.OutputContext, obj: TableLoad | pd.DataFrame) -> None:
         schema, table = table_address(context.asset_key)
         if isinstance(obj, pd.DataFrame):
@@ -101,14 +123,12 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
             context.add_output_metadata({"dagster/row_count": rows, "table": f"{schema}.{table}"})
             return
         result = self.store.replace(schema, table, obj)
-        obj.result = result
         summary: dict[str, Any] = {
             "table": f"{schema}.{table}",
             "table_rows": result.rows_in_table,
             "rows_loaded": result.rows_written,
             "rows_replaced": result.rows_replaced,
             "rows_kept_not_served": result.rows_kept,
-            **obj.extra_metadata(),
             "preview": dg.MetadataValue.md(_markdown_preview(result.preview)),
         }
         if result.rows_per_day:
@@ -121,16 +141,13 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
         keys = context.asset_partition_keys
         for key, rows in rows_per_partition(keys, result.rows_per_day).items():
             context.step_context.add_asset_metadata({"dagster/row_count": rows}, partition_key=key)
-        if len(keys) == 1:
+        if not is_range(keys):
             context.add_output_metadata(summary)
             return
-        # Dagster copies output metadata onto every partition's materialization: a range's
-        # figures would be stored once per day, quadratic in the range. They go into one
-        # observation of the run, its summary.
         context.log_event(
             dg.AssetObservation(
                 asset_key=context.asset_key,
-                description=f"Run summary: {keys[0]}..{keys[-1]}, {result.rows_written:,} rows "
+                description=f"Write of {keys[0]}..{keys[-1]}: {result.rows_written:,} rows "
                 f"loaded, {result.rows_replaced:,} replaced",
                 metadata=summary,
             )

@@ -36,10 +36,12 @@ from aircall_assets.spool import Spool
 from aircall_assets.sql import quote
 from aircall_assets.warehouse.base import (
     UNSERVED,
+    KeyCounts,
     Replaced,
     TableLoad,
     TableStore,
     WriteResult,
+    key_counts_sql,
     not_reloaded,
     verify_load,
 )
@@ -105,6 +107,12 @@ class PostgresWarehouse(TableStore):
     def table_exists(self, schema: str, table: str) -> bool:
         with self.connect() as con:
             return _table_exists(con, schema, table)
+
+    def key_counts(self, schema: str, table: str, column: str) -> KeyCounts:
+        with self.connect() as con:
+            target = f"{quote(schema)}.{quote(table)}"
+            (duplicates, nulls) = con.execute(key_counts_sql(target, column)).fetchone()
+        return KeyCounts(duplicates, nulls)
 
     # -- loads -----------------------------------------------------------------------------
 
