@@ -12,7 +12,7 @@ setup(
         "dagster-duckdb>=0.29,<0.30",
         "duckdb>=1.3,<3",  # TRY() in the typing SQL
         "requests>=2.31,<3",  # the benchmark and the tests talk to the simulator with it
-        "urllib3>=2,<3",  # the Aircall client's transport (aircall_assets/transport.py says why)
+        "urllib3>=2,<3",  # the client's wire (aircall_assets/client/transport.py says why)
         "certifi",
         "pandas>=2.1,<3",
         "pydantic>=2.5,<3",

@@ -20,7 +20,8 @@ from pydantic import Field as PydanticField
 
 from aircall_assets.budget import company_key
 from aircall_assets.catalog import Field, Table
-from aircall_assets.client import AircallError, AircallResource
+from aircall_assets.client.errors import AircallError
+from aircall_assets.client.resource import AircallResource
 from aircall_assets.normalize import NormalizationError, SchemaDrift
 from aircall_assets.reads import Progress, read_full, read_windows
 from aircall_assets.resources import warehouse_kind, warehouse_pool

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from aircall_assets.client import AircallClient
+from aircall_assets.client.client import AircallClient
 
 PROGRESS_SECONDS = 30.0
 

@@ -1,6 +1,6 @@
 """How an extract run reads: its windows, resumed from the spool, with progress in the run's log.
 
-A run range is read as few API windows as the client allows (``client.iter_window``) and every
+A run range is read as few API windows as the client allows (``windows.iter_window``) and every
 page goes to the spool before it counts as read. A spool left by an earlier attempt of the same
 range (killed, evicted, out of memory) is resumed: the windows it holds whole are not read
 again, and its window in progress continues at its next page if the API still reports the same
@@ -20,8 +20,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aircall_assets.catalog import Table
-from aircall_assets.client import PER_PAGE, AircallClient, WindowChanged, WindowPage, read_ahead
+from aircall_assets.client.client import AircallClient
+from aircall_assets.client.errors import WindowChanged
+from aircall_assets.client.pages import PER_PAGE, get_object, iter_pages
+from aircall_assets.client.windows import WindowPage, iter_window
 from aircall_assets.progress import Ticker, pace
+from aircall_assets.read_ahead import read_ahead
 from aircall_assets.spool import Spool
 
 
@@ -88,7 +92,8 @@ def _resumed_windows(
     if leaf is not None and remaining and remaining[0][0] == leaf.start:
         progress.reading(leaf.start, leaf.end, spooled=leaf.pages * PER_PAGE)
         try:
-            yield from client.iter_window(
+            yield from iter_window(
+                client,
                 table,
                 leaf.start,
                 leaf.end,
@@ -101,15 +106,15 @@ def _resumed_windows(
             spool.drop_leaf()
             progress.records = spool.manifest.rows
             progress.reading(leaf.start, leaf.end)
-            yield from client.iter_window(
-                table, leaf.start, leaf.end, on_total=progress.window_total
+            yield from iter_window(
+                client, table, leaf.start, leaf.end, on_total=progress.window_total
             )
         remaining[0] = (leaf.end, remaining[0][1])
     remaining = [(start, end) for start, end in remaining if start < end]
     for start, end in remaining:
         progress.reading(start, end)
     for start, end in remaining:
-        yield from client.iter_window(table, start, end, on_total=progress.window_total)
+        yield from iter_window(client, table, start, end, on_total=progress.window_total)
 
 
 def read_windows(
@@ -140,14 +145,14 @@ def read_full(
 ) -> int:
     """Spool every record of a full table (or its one object); the API's total."""
     if not table.paginated:
-        records = [client.get_object(table)]
+        records = [get_object(client, table)]
         check(records)
         spool.add_records(records)
         spool.flush()
         return 1
     total = None
     progress.reading(0, 0)
-    for records, meta in read_ahead(client.iter_pages(table)):
+    for records, meta in read_ahead(iter_pages(client, table)):
         if total is None:
             total = int(meta.get("total") or len(records))
             progress.window_total(0, 0, total)

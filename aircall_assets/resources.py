@@ -10,12 +10,9 @@ import os
 
 import dagster as dg
 
-from aircall_assets.client import (
-    DEFAULT_BASE_URL,
-    DEFAULT_MAX_RATE_LIMIT_WAIT,
-    AircallResource,
-    validate_base_url,
-)
+from aircall_assets.client.base_url import DEFAULT_BASE_URL, validate_base_url
+from aircall_assets.client.rate_limit import DEFAULT_MAX_RATE_LIMIT_WAIT
+from aircall_assets.client.resource import AircallResource
 from aircall_assets.settings import Settings
 from aircall_assets.warehouse import (
     DEFAULT_DUCKDB_PATH,

@@ -19,13 +19,10 @@ import dagster as dg
 
 from aircall_assets.assets import asset_key
 from aircall_assets.catalog import CONTACTS, Table
-from aircall_assets.client import (
-    PER_PAGE,
-    POSITIONAL_CAP,
-    AircallClient,
-    AircallResource,
-    split_window,
-)
+from aircall_assets.client.client import AircallClient
+from aircall_assets.client.pages import PER_PAGE, POSITIONAL_CAP, iter_pages
+from aircall_assets.client.resource import AircallResource
+from aircall_assets.client.windows import split_window
 from aircall_assets.normalize import epoch_micros
 from aircall_assets.settings import Settings
 
@@ -148,7 +145,7 @@ def changed_contact_partitions(
     newest = since
     total = 0
     last_partition = today - timedelta(days=1)
-    pages = client.iter_pages(CONTACTS, {"order_by": "updated_at", "order": "desc"})
+    pages = iter_pages(client, CONTACTS, {"order_by": "updated_at", "order": "desc"})
     deadline = time.monotonic() + time_limit
     try:
         for page, (records, meta) in enumerate(pages, start=1):

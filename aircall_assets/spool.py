@@ -1,7 +1,7 @@
 """What a read fetched, kept on disk until the load commits, so that a rerun can resume.
 
 The records are kept as the API sent them, in chunks: each one zstd-compressed JSON array of
-consecutive pages of one leaf window (``client.iter_window``), written under a temporary name and
+consecutive pages of one leaf window (``windows.iter_window``), written under a temporary name and
 renamed once whole, so a chunk on disk is always complete. ``manifest.json`` beside them says
 how far the read got: the windows done (everything dated before ``done_until``), the leaf window
 in progress (its bounds, the total the API reported, the pages spooled) and the figures the
@@ -36,7 +36,7 @@ from typing import Any
 import orjson
 import zstandard
 
-from aircall_assets.client import WindowPage
+from aircall_assets.client.windows import WindowPage
 
 SPOOL_DIR_ENV = "AIRCALL_SPOOL_DIR"
 MAX_AGE_ENV = "AIRCALL_SPOOL_MAX_AGE_H"

@@ -12,7 +12,8 @@ import duckdb
 import psycopg
 from psycopg.types.string import TextLoader
 
-from aircall_assets.client import AircallClient, AircallResource
+from aircall_assets.client.client import AircallClient
+from aircall_assets.client.resource import AircallResource
 
 
 def _options(sim, overrides) -> dict:

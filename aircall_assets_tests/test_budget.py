@@ -27,7 +27,8 @@ from aircall_assets.budget import (
 )
 from aircall_assets.budget_postgres import TABLE, BudgetUnavailable, PostgresBudget
 from aircall_assets.catalog import TABLES
-from aircall_assets.client import AircallRateLimited
+from aircall_assets.client.errors import AircallRateLimited
+from aircall_assets.client.pages import iter_all
 from aircall_assets.resources import aircall_resource, warehouse_io_manager
 from aircall_assets.settings import parse_settings
 from aircall_assets.warehouse.url import WAREHOUSE_URL_ENV, mask
@@ -262,7 +263,7 @@ def test_a_429_without_reset_header_ends_the_read_with_a_clear_error(simulator_f
         days=1, calls_per_day=5, fault_rate=1.0, fault_kinds=("429",), rate_limit_headers=False
     )
     with pytest.raises(AircallRateLimited, match="without an X-AircallApi-Reset header"):
-        list(client_for(sim).iter_all(TABLES["tags"]))
+        list(iter_all(client_for(sim), TABLES["tags"]))
     assert sim.stats.faults["429"] == 1  # not retried: there is nothing to wait for
 
 
@@ -271,7 +272,7 @@ def test_429s_that_keep_coming_end_the_read_naming_the_cause(simulator_factory):
     requests.post(f"{sim.base_url}/_simulator/exhaust-budget?seconds=30", timeout=5)
     began = time.monotonic()
     with pytest.raises(AircallRateLimited) as raised:
-        list(client_for(sim, max_rate_limit_wait=3.0).iter_all(TABLES["tags"]))
+        list(iter_all(client_for(sim, max_rate_limit_wait=3.0), TABLES["tags"]))
     message = str(raised.value)
     assert "AIRCALL_MAX_RATE_LIMIT_WAIT_S=3" in message and "used by something else" in message
     assert sim.config.api_token not in message

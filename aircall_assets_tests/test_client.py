@@ -6,15 +6,16 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 
 from aircall_assets.catalog import TABLES
-from aircall_assets.client import (
-    SPLIT_TARGET,
+from aircall_assets.client.base_url import validate_base_url
+from aircall_assets.client.client import AircallClient
+from aircall_assets.client.errors import (
     AircallAPIError,
     AircallAuthError,
-    AircallClient,
     AircallResponseLost,
     AircallUnavailable,
-    validate_base_url,
 )
+from aircall_assets.client.pages import get_object, iter_all
+from aircall_assets.client.windows import SPLIT_TARGET, iter_window
 from aircall_assets_tests.helpers import client_for
 
 START = date.today() - timedelta(days=4)
@@ -27,7 +28,7 @@ def ts(d: date, days: int = 0) -> int:
 
 
 def read_ids(client, table, start, end):
-    return [r["id"] for page in client.iter_window(table, start, end) for r in page.records]
+    return [r["id"] for page in iter_window(client, table, start, end) for r in page.records]
 
 
 @pytest.fixture(scope="module")
@@ -45,13 +46,13 @@ def account():
 @pytest.mark.parametrize("name", ["users", "tags", "numbers", "teams", "contacts"])
 def test_full_read_of_every_list_table(account, name):
     client = client_for(account)
-    ids = [r["id"] for page in client.iter_all(TABLES[name]) for r in page]
+    ids = [r["id"] for page in iter_all(client, TABLES[name]) for r in page]
     assert sorted(ids) == sorted(r["id"] for r in account.store.all(name))
     assert len(ids) == len(set(ids))
 
 
 def test_company_object(account):
-    assert client_for(account).get_object(TABLES["company_info"]) == account.store.company()
+    assert get_object(client_for(account), TABLES["company_info"]) == account.store.company()
 
 
 def test_day_windows_put_each_call_in_exactly_one_day(account):
@@ -199,7 +200,7 @@ def test_each_fault_kind_is_survived(simulator_factory, kind):
     client = client_for(sim)
     ids = read_ids(client, TABLES["calls"], ts(START), ts(START, 1))
     assert sorted(ids) == sorted(c["id"] for c in sim.store.calls_between(ts(START), ts(START, 1)))
-    contacts = [r["id"] for page in client.iter_all(TABLES["contacts"]) for r in page]
+    contacts = [r["id"] for page in iter_all(client, TABLES["contacts"]) for r in page]
     assert len(contacts) == len(set(contacts)) == len(sim.store.all("contacts"))
     assert sim.stats.faults[kind] > 0
 

@@ -11,7 +11,8 @@ import dagster as dg
 
 from aircall_assets.assets import asset_key, build_extract_asset
 from aircall_assets.catalog import CONTACTS
-from aircall_assets.client import PER_PAGE, POSITIONAL_CAP
+from aircall_assets.client.pages import PER_PAGE, POSITIONAL_CAP
+from aircall_assets.client.windows import iter_window
 from aircall_assets.schedules import (
     build_contacts_sensor,
     changed_contact_partitions,
@@ -140,7 +141,7 @@ def test_the_estimate_counts_the_split_of_a_range_over_the_cap(simulator_factory
     client = client_for(sim)
     # What the range run reads: everything before the history start, then the range itself.
     for window in ((0, midnight(history_start)), (midnight(history_start), midnight(utc_today()))):
-        for _page in client.iter_window(CONTACTS, *window):
+        for _page in iter_window(client, CONTACTS, *window):
             pass
     assert client.stats.windows_split == 1
     estimate = reread_requests(EDITED, settings, utc_today())

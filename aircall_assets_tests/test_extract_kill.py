@@ -18,7 +18,7 @@ import os, sys
 import dagster as dg
 from aircall_assets.assets import build_extract_asset
 from aircall_assets.catalog import TABLES
-from aircall_assets.client import AircallResource
+from aircall_assets.client.resource import AircallResource
 from aircall_assets.settings import parse_settings
 from aircall_assets.warehouse import WarehouseIOManager
 

@@ -517,7 +517,7 @@ def test_one_line_reasons():
         'output "result" of step "aircall__calls":\n',
         "DagsterExecutionHandleOutputError",
         cause=error(
-            "aircall_assets.client.AircallUnavailable: GET /v1/calls: timeout\n",
+            "aircall_assets.client.errors.AircallUnavailable: GET /v1/calls: timeout\n",
             "AircallUnavailable",
         ),
     )

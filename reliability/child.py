@@ -172,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _instrument_client() -> None:
-    from aircall_assets.client import AircallClient
+    from aircall_assets.client.client import AircallClient
 
     original = AircallClient.request
 

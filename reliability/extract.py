@@ -22,7 +22,7 @@ import dagster as dg
 
 from aircall_assets.assets import build_extract_asset
 from aircall_assets.catalog import TABLES, Table
-from aircall_assets.client import AircallResource
+from aircall_assets.client.resource import AircallResource
 from aircall_assets.settings import Settings
 from aircall_assets.warehouse import WarehouseIOManager
 

@@ -20,7 +20,7 @@ import orjson
 import pandas as pd
 
 from aircall_assets.assets import IO_MANAGER_KEY
-from aircall_assets.client import AircallResource
+from aircall_assets.client.resource import AircallResource
 from aircall_assets.reverse_sync.definitions import REVERSE_SYNC_JOB, SYNC_OP, build_reverse_sync
 from aircall_assets.reverse_sync.destinations import TEMPLATE_FIELDS
 from aircall_assets.settings import Settings

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 import dagster as dg
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from aircall_assets.client import DEFAULT_BASE_URL
+from aircall_assets.client.base_url import DEFAULT_BASE_URL
 
 TEMPLATES = ("create_contacts", "create_users", "update_contacts", "create_records")
 Method = Literal["POST", "PUT", "PATCH", "DELETE"]

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from aircall_assets.client import AircallClient
+from aircall_assets.client.client import AircallClient
 
 MAX_PAGES = 40  # 2,000 records: a lookup is an insurance request, not an extract
 

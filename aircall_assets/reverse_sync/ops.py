@@ -22,7 +22,7 @@ import orjson
 from pydantic import Field
 
 from aircall_assets.account import Account
-from aircall_assets.client import AircallClient
+from aircall_assets.client.client import AircallClient
 from aircall_assets.reverse_sync.destinations import Destination
 from aircall_assets.reverse_sync.dry_run import dry_run_metadata
 from aircall_assets.reverse_sync.payloads import DestinationError, RowPayload, build_payloads

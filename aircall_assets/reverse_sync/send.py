@@ -28,10 +28,10 @@ from typing import Any
 
 import orjson
 
-from aircall_assets.client import (
+from aircall_assets.client.client import AircallClient
+from aircall_assets.client.errors import (
     AircallAPIError,
     AircallAuthError,
-    AircallClient,
     AircallError,
     AircallResponseLost,
     AircallUnavailable,

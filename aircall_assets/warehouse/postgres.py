@@ -30,8 +30,8 @@ from psycopg.types.json import Jsonb
 from psycopg.types.string import TextLoader
 
 from aircall_assets.catalog import Field
-from aircall_assets.client import read_ahead
 from aircall_assets.normalize import refusal
+from aircall_assets.read_ahead import read_ahead
 from aircall_assets.spool import Spool
 from aircall_assets.sql import quote
 from aircall_assets.warehouse.base import (

@@ -16,7 +16,8 @@ import orjson
 import requests
 from _protocol import day_windows, emit, params
 
-from aircall_assets.client import POSITIONAL_CAP, split_window
+from aircall_assets.client.pages import POSITIONAL_CAP
+from aircall_assets.client.windows import split_window
 
 
 @dataclass

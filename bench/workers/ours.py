@@ -38,7 +38,9 @@ import requests  # noqa: E402
 
 from aircall_assets.assets import build_extract_asset  # noqa: E402
 from aircall_assets.catalog import CALLS  # noqa: E402
-from aircall_assets.client import AircallResource, read_ahead  # noqa: E402
+from aircall_assets.client.resource import AircallResource  # noqa: E402
+from aircall_assets.client.windows import iter_window, window_params  # noqa: E402
+from aircall_assets.read_ahead import read_ahead  # noqa: E402
 from aircall_assets.settings import parse_settings  # noqa: E402
 from aircall_assets.warehouse import (  # noqa: E402
     ReplaceRange,
@@ -163,7 +165,7 @@ def mode_unpartitioned(p: dict) -> None:
         fields = CALLS.resolve_columns(None)
         pages = read_ahead(
             page.records
-            for page in client.iter_window(CALLS, int(start.timestamp()), int(end.timestamp()))
+            for page in iter_window(client, CALLS, int(start.timestamp()), int(end.timestamp()))
         )
         return TableLoad(
             fields=fields,
@@ -213,7 +215,7 @@ def mode_separate_runs(p: dict) -> None:
 def _minimum_pages(p: dict, settings, run_range: tuple[str, str]) -> dict[str, int]:
     """Pages each table needs for the scheduled run: max(1, ceil(total / 50)) for its whole
     range read as one window (the fewest any reader can spend; no window here nears the cap)."""
-    from aircall_assets.client import AircallClient
+    from aircall_assets.client.client import AircallClient
 
     client = AircallClient(p["api_id"], p["api_token"], p["base_url"], requests_per_minute=0)
     first, last = (date.fromisoformat(d) for d in run_range)
@@ -226,7 +228,7 @@ def _minimum_pages(p: dict, settings, run_range: tuple[str, str]) -> dict[str, i
             continue
         query = {"per_page": 1}
         if table.is_partitioned:
-            query.update(client.window_params(table, start, end))
+            query.update(window_params(table, start, end))
         total = int(client.get(table.path, query)["meta"]["total"])
         minimum[table.name] = max(1, math.ceil(total / 50))
     client.close()

@@ -27,7 +27,8 @@ from typing import Any
 
 import dagster as dg
 
-from aircall_assets.client import CREDENTIAL_HELP, AircallResource
+from aircall_assets.client.errors import CREDENTIAL_HELP
+from aircall_assets.client.resource import AircallResource
 from aircall_assets.simulator.config import utc_today
 from aircall_assets.warehouse import range_run_figures
 from reliability import account

@@ -270,7 +270,7 @@ def _in_process_runs(profile, env, instance, sim, result, texts) -> None:
 
 def _quick_retry_defs(base_url: str) -> dg.Definitions:
     from aircall_assets.assets import IO_MANAGER_KEY, build_extract_assets
-    from aircall_assets.client import AircallResource
+    from aircall_assets.client.resource import AircallResource
     from aircall_assets.resources import warehouse_io_manager
     from aircall_assets.schedules import build_jobs
     from aircall_assets.settings import load_settings
