@@ -9,7 +9,7 @@ is in no definitions snapshot, UI page, log or error.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -17,7 +17,7 @@ import dagster as dg
 from pydantic import BaseModel
 
 from aircall_assets.credentials import env_template
-from aircall_assets.settings import DEFAULT_HISTORY_DAYS, Settings, parse_settings
+from aircall_assets.settings import Settings, parse_settings, suggested_history_start
 
 
 def _unrendered(context: dg.ResolutionContext, value: str | None) -> str | None:
@@ -43,8 +43,8 @@ class AircallScaffoldParams(BaseModel):
 class AircallComponentScaffolder(dg.Scaffolder[AircallScaffoldParams]):
     """Writes a ``defs.yaml`` that loads as soon as the variables it names are set.
 
-    The history start is written as a date, today's minus the API's six months, so that the
-    first partition never moves afterwards.
+    The history start is written as a date, the first whole month the API still serves, so
+    that the first partition never moves afterwards.
     """
 
     @classmethod
@@ -73,7 +73,7 @@ def scaffolded_defs_yaml(type_name: str, account: str | None, today: date | None
         f'  api_token: "{env_template(prefix + "AIRCALL_API_TOKEN")}"',
         "  requests_per_minute: 60  # the company's budget, shared by every process",
         "  # First daily partition (it also holds older records); it never moves by itself.",
-        f"  history_start: {(today - timedelta(days=DEFAULT_HISTORY_DAYS)).isoformat()}",
+        f"  history_start: {suggested_history_start(today).isoformat()}",
         "  lookback_days: 3  # days re-read before the newest on each scheduled run",
         "  schedule:",
         '    cron: "0 3 * * *"',

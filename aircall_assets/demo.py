@@ -70,6 +70,15 @@ def demo_environment(base_url: str, start: date) -> dict[str, str]:
     }
 
 
+def check_settings(start: date) -> None:
+    """Load the settings as the demo's definitions will (the history from ``start``), so that
+    a broken settings file is reported before the simulator or ``dagster dev`` starts."""
+    from aircall_assets.settings import START_DATE_ENV, load_settings
+
+    os.environ[START_DATE_ENV] = start.isoformat()
+    load_settings()
+
+
 def simulator_config(port: int = 0) -> SimulatorConfig:
     return SimulatorConfig(
         api_id=os.environ.get("AIRCALL_API_ID", "demo"),
@@ -125,8 +134,9 @@ def _rows_per_table(tables: list[str]) -> dict[str, int]:
 
 def demo(config: SimulatorConfig | None = None) -> int:
     """The demo on the simulator's account ``config`` (by default ``simulator_config()``)."""
-    prepare_dagster_home()
     config = config or simulator_config()
+    check_settings(config.first_day)
+    prepare_dagster_home()
     with Simulator(config) as sim:
         start = config.first_day
         end = start + timedelta(days=config.days - 1)
@@ -160,8 +170,9 @@ def dev(port: int = SIMULATOR_PORT, webserver_port: int = WEBSERVER_PORT) -> int
     """The simulator on ``port`` and ``dagster dev`` (UI on ``webserver_port``) until either
     ends or this process gets SIGINT (Ctrl-C) or SIGTERM; then both are stopped, whole groups,
     as Ctrl-C stops them. Returns ``dagster dev``'s exit code, or 128 + the signal's number."""
-    prepare_dagster_home()
     config = simulator_config(port)
+    check_settings(config.first_day)
+    prepare_dagster_home()
     previous = {sig: signal.signal(sig, _raise_stopped) for sig in STOP_SIGNALS}
     groups: list[ProcessGroup] = []
     try:

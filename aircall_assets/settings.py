@@ -2,28 +2,50 @@
 
 It persists what a Daton user picks in its UI: which tables to sync, which columns of each,
 how much history, how many days to re-read, when to run, and the reverse-sync destinations.
-Every mistake is reported with the file name and the valid choices, before anything runs.
+Every mistake (a cron or timezone Dagster would refuse included) is reported before anything
+runs, one line each with the file and the key, and a misspelt name gets the closest valid one
+suggested (see ``settings_errors.py``). Nothing depends on the day the settings load: the
+history start is written down, never derived from today.
 """
 
 from __future__ import annotations
 
 import os
+import zoneinfo
 from datetime import date, datetime, timedelta, timezone
+from functools import cache
 from pathlib import Path
 from typing import Any
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from dagster._utils.schedules import get_smallest_cron_interval, is_valid_cron_string
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    field_validator,
+    model_validator,
+)
 
 from aircall_assets.account import Account, check_account_name
-from aircall_assets.catalog import TABLES, Table, get_table
+from aircall_assets.catalog import CALLS, TABLES, Table
 from aircall_assets.credentials import DEFAULT_API_ID_ENV, DEFAULT_API_TOKEN_ENV, env_var_name
 from aircall_assets.reverse_sync.destinations import Destination
+from aircall_assets.settings_errors import Loc, closest, describe, joined, problems, suggestion
+from aircall_assets.strict_yaml import read_yaml
 
 SETTINGS_ENV = "AIRCALL_SETTINGS"
 START_DATE_ENV = "AIRCALL_START_DATE"
 DEFAULT_SETTINGS_FILE = "aircall.yaml"
-DEFAULT_HISTORY_DAYS = 180  # the API serves about six months of calls
+# The project of this code location: the folder of pyproject.toml (for an editable install or a
+# checkout; a wheel installed into site-packages has no settings file there).
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# Each table must have loaded in this window before every freshness deadline.
+FRESHNESS_WINDOW = timedelta(hours=24)
+# Models refuse unknown keys and keep the values they refuse out of error texts (a value
+# may be a credential written in the wrong place).
+STRICT = ConfigDict(extra="forbid", hide_input_in_errors=True)
 
 
 class SettingsError(ValueError):
@@ -31,7 +53,7 @@ class SettingsError(ValueError):
 
 
 class TableSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT
 
     enabled: bool = True
     columns: list[str] | None = Field(
@@ -40,7 +62,7 @@ class TableSettings(BaseModel):
 
 
 class ScheduleSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT
 
     cron: str = "0 3 * * *"
     timezone: str = "UTC"
@@ -52,16 +74,84 @@ class ScheduleSettings(BaseModel):
         description="Freshness deadline: each table must have loaded in the 24 hours before.",
     )
 
+    @field_validator("cron", "freshness_deadline_cron")
+    @classmethod
+    def _dagster_accepts_the_cron(cls, value: str) -> str:
+        if not is_valid_cron_string(value):
+            raise ValueError(
+                f"'{value}' is not a cron Dagster accepts: five fields (minute hour "
+                "day-of-month month day-of-week) on real dates, e.g. '0 3 * * *' for 03:00 "
+                "every day"
+            )
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _iana_timezone(cls, value: str) -> str:
+        if value in _timezones():
+            return value
+        city = {name.rsplit("/", 1)[-1]: name for name in _timezones()}
+        guess = closest(value, _timezones()) or city.get(closest(value, city, 0.8) or "")
+        raise ValueError(
+            f"'{value}' is not an IANA timezone name"
+            + (f"; did you mean '{guess}'?" if guess else ", e.g. 'UTC' or 'Europe/Paris'")
+        )
+
+    @model_validator(mode="after")
+    def _deadlines_a_window_apart(self) -> ScheduleSettings:
+        gap = _smallest_gap(self.freshness_deadline_cron)
+        if gap < FRESHNESS_WINDOW:
+            raise problems(
+                [
+                    (
+                        ("freshness_deadline_cron",),
+                        f"'{self.freshness_deadline_cron}' sets deadlines {gap} apart; each "
+                        "asks for a load in the 24 hours before it, so deadlines must be at "
+                        "least a day apart, e.g. '0 6 * * *'",
+                    )
+                ]
+            )
+        return self
+
+
+@cache
+def _smallest_gap(cron: str) -> timedelta:
+    """As Dagster measures it for a freshness policy (in UTC, by sampling ticks)."""
+    return get_smallest_cron_interval(cron)
+
+
+@cache
+def _timezones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
 
 def _today() -> date:
     return datetime.now(timezone.utc).date()
+
+
+def suggested_history_start(today: date) -> date:
+    """The history start to propose: the first whole month Aircall still serves calls for."""
+    oldest = CALLS.oldest_served_day(today) or today
+    if oldest.day == 1:
+        return oldest
+    return date(oldest.year + oldest.month // 12, oldest.month % 12 + 1, 1)
+
+
+def history_start_hint() -> str:
+    """What to write when no history start is given."""
+    example = suggested_history_start(_today()).isoformat()
+    return (
+        f"the first day to load, e.g. 'history_start: {example}' (Aircall serves about six "
+        f"months of calls), or set {START_DATE_ENV}={example}; it is never derived from today, "
+        "so the partitions stay where they are"
+    )
 
 
 class Settings(BaseModel):
     """One account's settings: the attributes of an ``AircallComponent``, or ``aircall.yaml``
     for the default account."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT
 
     account: str | None = Field(
         default=None,
@@ -91,8 +181,8 @@ class Settings(BaseModel):
         "Default: AIRCALL_REQUESTS_PER_MINUTE for the default account, else 60.",
     )
     history_start: date = Field(
-        default_factory=lambda: _today() - timedelta(days=DEFAULT_HISTORY_DAYS),
-        description="First daily partition; the first partition also holds older records.",
+        description="First daily partition (required: a default derived from today would move "
+        "the partitions every day); the first partition also holds older records.",
     )
     lookback_days: int = Field(default=3, ge=0, le=60)
     schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
@@ -116,11 +206,17 @@ class Settings(BaseModel):
         if self.account is not None:
             missing = [k for k in ("api_id", "api_token") if getattr(self, k) is None]
             if missing:
-                raise ValueError(
-                    f"account '{self.account}' needs {' and '.join(missing)} naming its own "
-                    f"environment variables, e.g. api_token: "
-                    f"'{{{{ env.{self.account.upper()}_AIRCALL_API_TOKEN }}}}' (the AIRCALL_* "
-                    "credentials are the default account's)"
+                raise problems(
+                    [
+                        (
+                            (key,),
+                            f"required for account '{self.account}': name its own environment "
+                            f"variable, e.g. {key}: "
+                            f"'{{{{ env.{self.account.upper()}_AIRCALL_{key.upper()} }}}}' (the "
+                            "AIRCALL_* credentials are the default account's)",
+                        )
+                        for key in missing
+                    ]
                 )
         return self
 
@@ -135,31 +231,55 @@ class Settings(BaseModel):
 
     @property
     def api_token_env(self) -> str:
-        return env_var_name(self.api_token, "api_token") if self.api_token else DEFAULT_API_TOKEN_ENV
+        return (
+            env_var_name(self.api_token, "api_token") if self.api_token else DEFAULT_API_TOKEN_ENV
+        )
 
-    @field_validator("tables")
+    @field_validator("tables", mode="wrap")
     @classmethod
     def _known_tables_and_columns(
-        cls, tables: dict[str, TableSettings]
+        cls, value: Any, handler: ValidatorFunctionWrapHandler
     ) -> dict[str, TableSettings]:
-        for name, table_settings in tables.items():
-            get_table(name).resolve_columns(table_settings.columns)
+        # The names are checked on the raw mapping, so that a misspelt table or column is
+        # reported together with any other mistake in the tables, not after it is fixed.
+        found = _unknown_tables_and_columns(value)
+        try:
+            tables = handler(value)
+        except ValidationError as exc:
+            raise joined(exc, found) from None
+        if found:
+            raise problems(found)
         return tables
 
     @field_validator("history_start")
     @classmethod
     def _not_in_future(cls, value: date) -> date:
-        if value > _today():
-            raise ValueError(f"history_start {value} is in the future")
+        today = _today()
+        if value > today:
+            raise ValueError(
+                f"{value} is in the future (today is {today} UTC): the first day to load must "
+                f"have begun, e.g. {suggested_history_start(today)}"
+            )
         return value
 
-    @model_validator(mode="after")
-    def _destination_names_unique(self) -> Settings:
-        names = [d.name for d in self.destinations]
-        duplicates = sorted({n for n in names if names.count(n) > 1})
-        if duplicates:
-            raise ValueError(f"destination names must be unique; repeated: {duplicates}")
-        return self
+    @field_validator("destinations")
+    @classmethod
+    def _destination_names_unique(cls, destinations: list[Destination]) -> list[Destination]:
+        first: dict[str, int] = {}
+        found = []
+        for i, destination in enumerate(destinations):
+            if destination.name in first:
+                found.append(
+                    (
+                        (i, "name"),
+                        f"'{destination.name}' is already the name of destinations."
+                        f"{first[destination.name]}; destination names must be unique",
+                    )
+                )
+            first.setdefault(destination.name, i)
+        if found:
+            raise problems(found)
+        return destinations
 
     def table_settings(self, name: str) -> TableSettings:
         return self.tables.get(name, TableSettings())
@@ -172,8 +292,37 @@ class Settings(BaseModel):
         return self.table_settings(table.name).columns
 
 
+def _unknown_tables_and_columns(tables: Any) -> list[tuple[Loc, str]]:
+    """Each table name and selected column of ``tables`` (as written) the catalog lacks."""
+    found: list[tuple[Loc, str]] = []
+    for name, entry in tables.items() if isinstance(tables, dict) else ():
+        table = TABLES.get(name)
+        if table is None:
+            found.append(((name,), "unknown table" + suggestion(str(name), list(TABLES), "tables")))
+            continue
+        columns = entry.get("columns") if isinstance(entry, dict) else None
+        for column in columns if isinstance(columns, list) else ():
+            if isinstance(column, str) and column not in table.field_names:
+                found.append(
+                    (
+                        (name, "columns"),
+                        f"unknown column '{column}' of table {name}"
+                        + suggestion(column, table.field_names, "columns", list_all=True),
+                    )
+                )
+    return found
+
+
 def settings_path() -> Path:
-    return Path(os.environ.get(SETTINGS_ENV) or DEFAULT_SETTINGS_FILE)
+    """The settings file: ``$AIRCALL_SETTINGS``, else ``aircall.yaml`` of the project.
+
+    The project's file is the one next to ``pyproject.toml``, wherever a command starts
+    (``python -m aircall_assets status``, ``dagster dev`` from another folder read the same
+    one). A relative ``AIRCALL_SETTINGS`` is relative to the working directory, as any path
+    given in an environment variable.
+    """
+    explicit = os.environ.get(SETTINGS_ENV)
+    return Path(explicit) if explicit else PROJECT_ROOT / DEFAULT_SETTINGS_FILE
 
 
 def _start_date_override() -> date | None:
@@ -191,46 +340,53 @@ def _start_date_override() -> date | None:
     return value
 
 
-def _format_validation_error(source: str, exc: ValidationError) -> str:
-    lines = [f"Invalid settings in {source}:"]
-    for error in exc.errors():
-        where = ".".join(str(p) for p in error["loc"]) or "(top level)"
-        lines.append(f"  - {where}: {error['msg']}")
-    return "\n".join(lines)
-
-
 def parse_settings(data: Any, source: str = "settings") -> Settings:
+    """Settings from a mapping: a parsed ``aircall.yaml``, or a component's attributes.
+
+    ``source`` (the file the mapping was read from) starts every line of the SettingsError,
+    one line per mistake with its key. ``AIRCALL_START_DATE`` replaces the history start (and
+    stands in for it when the mapping has none).
+    """
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise SettingsError(f"{source} must be a YAML mapping, got {type(data).__name__}")
+        raise SettingsError(
+            f"{source}: must be a YAML mapping of settings (such as 'history_start: "
+            f"{suggested_history_start(_today())}'), got {type(data).__name__}"
+        )
+    override = _start_date_override()
+    if override is not None and "history_start" not in data:
+        data = {**data, "history_start": override.isoformat()}
     try:
         settings = Settings.model_validate(data)
     except ValidationError as exc:
-        raise SettingsError(_format_validation_error(source, exc)) from None
-    override = _start_date_override()
+        raise SettingsError(
+            describe(exc, Settings, source, when_missing={"history_start": history_start_hint()})
+        ) from None
     if override is not None:
         settings = settings.model_copy(update={"history_start": override})
     return settings
 
 
 def load_settings(path: Path | None = None) -> Settings:
-    """Settings from ``path`` (or ``$AIRCALL_SETTINGS``, or ``./aircall.yaml``).
+    """Settings from ``path``, else the file of :func:`settings_path`.
 
-    A missing default file means the defaults (every table, the spec's columns); a file named
-    explicitly must exist.
+    A missing project file means every setting's default (and so a history start from
+    ``AIRCALL_START_DATE``); a file named explicitly must exist.
     """
-    explicit = path is not None or bool(os.environ.get(SETTINGS_ENV))
+    given = path is not None
     path = path or settings_path()
     if not path.exists():
-        if explicit:
+        if given:
+            raise SettingsError(f"{path}: no such settings file")
+        if os.environ.get(SETTINGS_ENV):
             raise SettingsError(
-                f"settings file {path} does not exist (from {SETTINGS_ENV}); create it or "
-                "unset the variable to use the defaults"
+                f"{path}: no such settings file (named by {SETTINGS_ENV}); create it, or unset "
+                "the variable to use the project's"
             )
-        return parse_settings({}, "defaults")
+        return parse_settings({}, f"{path} (no such file, so every setting's default)")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise SettingsError(f"{path} is not valid YAML: {exc}") from None
+        data = read_yaml(path.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise SettingsError(f"{path}: {exc}") from None
     return parse_settings(data, str(path))

@@ -1,12 +1,13 @@
 """The code location loads, with the asset contract other tools rely on."""
 
+import os
 import subprocess
 import sys
 
 import dagster as dg
 
-from aircall_assets.definitions import defs as code_location
 from aircall_assets.catalog import TABLES
+from aircall_assets.definitions import defs as code_location
 from aircall_assets.resources import DUCKDB_POOL
 
 defs = code_location()  # the repository's code location, as Dagster loads it
@@ -78,3 +79,39 @@ def test_on_postgresql_the_assets_show_its_kind_and_write_in_no_pool(monkeypatch
             "postgres" in graph.get(asset_key).kinds and "duckdb" not in graph.get(asset_key).kinds
         )
         assert on_postgres.resolve_assets_def(asset_key).op.pool is None
+
+
+def test_dagster_started_in_another_folder_reads_the_projects_settings(tmp_path):
+    """The project's ``aircall.yaml``, not the working directory's, as ``dagster dev`` would
+    load it from a shell anywhere."""
+    (tmp_path / "aircall.yaml").write_text("tables: {calls: {enabled: false}}\n")
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("AIRCALL_SETTINGS", "AIRCALL_START_DATE")
+    }
+    out = subprocess.run(
+        [sys.executable, "-m", "dagster", "asset", "list", "-m", "aircall_assets"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+        env=env,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert all(k in out.stdout.split() for k in KEYS)
+
+
+def test_what_the_settings_accept_dagster_builds():
+    """A timezone and crons other than the defaults pass the settings and Dagster alike."""
+    from aircall_assets.definitions import build_definitions
+    from aircall_assets.settings import parse_settings
+
+    schedule = {
+        "timezone": "America/Argentina/Buenos_Aires",
+        "cron": "30 2 * * 1-5",
+        "freshness_deadline_cron": "0 7 * * 1-5",
+    }
+    built = build_definitions(parse_settings({"history_start": "2026-06-01", "schedule": schedule}))
+    daily = built.resolve_schedule_def("aircall_daily")
+    assert (daily.cron_schedule, daily.execution_timezone) == ("30 2 * * 1-5", schedule["timezone"])
+    policy = built.resolve_asset_graph().get(dg.AssetKey(["aircall", "calls"])).freshness_policy
+    assert (policy.deadline_cron, policy.timezone) == ("0 7 * * 1-5", schedule["timezone"])

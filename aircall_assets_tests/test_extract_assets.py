@@ -253,8 +253,9 @@ def test_tables_load_as_dataframe_inputs_of_downstream_assets(account, warehouse
         assert list(tags.columns) == ["id", "name", "color", "description"]
         return tags.groupby("color", as_index=False).size()
 
+    settings = parse_settings({"history_start": START.isoformat()})
     result = dg.materialize(
-        [build_extract_asset(TABLES["tags"], parse_settings({})), tag_colors],
+        [build_extract_asset(TABLES["tags"], settings), tag_colors],
         resources={
             "aircall": resource_for(account),
             "warehouse_io_manager": io_manager_for(db),

@@ -26,6 +26,8 @@ from aircall_assets.warehouse.url import (
 )
 from aircall_assets_tests.helpers import query, resource_for
 
+HISTORY = {"history_start": utc_today().isoformat()}
+
 
 def password(url: str) -> str:
     return url.split("://", 1)[1].split("@", 1)[0].split(":", 1)[1]
@@ -38,7 +40,7 @@ def password(url: str) -> str:
 def test_any_other_scheme_fails_at_load_naming_the_accepted_ones(monkeypatch, url):
     monkeypatch.setenv(WAREHOUSE_URL_ENV, url)
     with pytest.raises(WarehouseURLError) as err:
-        build_definitions(parse_settings({}))
+        build_definitions(parse_settings(HISTORY))
     message = str(err.value)
     assert "postgresql://user:password@host:port/database" in message
     assert "postgres://" in message and "unset for DuckDB at AIRCALL_DUCKDB_PATH" in message
@@ -52,7 +54,7 @@ def test_unset_or_empty_means_the_duckdb_file(monkeypatch, tmp_path):
             monkeypatch.delenv(WAREHOUSE_URL_ENV, raising=False)
         else:
             monkeypatch.setenv(WAREHOUSE_URL_ENV, value)
-        io_manager = build_definitions(parse_settings({})).resources[IO_MANAGER_KEY]
+        io_manager = build_definitions(parse_settings(HISTORY)).resources[IO_MANAGER_KEY]
         assert io_manager.url is None
         store = io_manager.store
         assert isinstance(store, Warehouse) and store.path == tmp_path / "x.duckdb"
@@ -75,7 +77,7 @@ def test_on_a_postgres_url_every_part_uses_that_database_and_none_a_duckdb_file(
     from aircall_assets.reverse_sync.postgres_store import PostgresSyncWarehouse
 
     monkeypatch.setenv(WAREHOUSE_URL_ENV, postgres_url)
-    io_manager = build_definitions(parse_settings({})).resources[IO_MANAGER_KEY]
+    io_manager = build_definitions(parse_settings(HISTORY)).resources[IO_MANAGER_KEY]
     assert io_manager.url == dg.EnvVar(WAREHOUSE_URL_ENV)
     resolved = WarehouseIOManager(url=postgres_url)
     assert isinstance(resolved.store, PostgresWarehouse)
@@ -89,7 +91,7 @@ def test_the_password_never_appears_in_definitions_runs_logs_or_errors(
     postgres_url = postgres_database
     secret = password(postgres_url)
     monkeypatch.setenv(WAREHOUSE_URL_ENV, postgres_url)
-    defs = build_definitions(parse_settings({}))
+    defs = build_definitions(parse_settings(HISTORY))
     io_manager = defs.resources[IO_MANAGER_KEY]
     texts = [
         repr(io_manager),

@@ -16,7 +16,9 @@ def dest(**fields) -> dict:
 
 
 def load(*destinations) -> list[Destination]:
-    return parse_settings({"destinations": list(destinations)}).destinations
+    return parse_settings(
+        {"history_start": "2026-06-01", "destinations": list(destinations)}
+    ).destinations
 
 
 def refused(*destinations) -> str:
@@ -162,7 +164,7 @@ def test_batching_by_a_group_may_use_that_group_in_the_path():
 
 
 def test_destination_names_are_unique():
-    assert "repeated: ['d']" in refused(
+    assert "'d' is already the name of destinations.0" in refused(
         dest(template="create_contacts"), dest(template="create_users")
     )
 

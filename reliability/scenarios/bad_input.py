@@ -170,39 +170,43 @@ def configuration_cases(h: Harness) -> None:
         actual = _load_definitions({**env, "AIRCALL_SETTINGS": str(settings), **extra})
         h.expect(name, expected, actual, db=db, requests_before=before)
 
+    from aircall_assets.settings import suggested_history_start
+
     start = h.profile.start.isoformat()
-    table_names = "users, tags, numbers, teams, contacts, calls, company_info"
+    proposed = suggested_history_start(utc_today())
     settings_case(
         "unknown table in the settings",
         f"history_start: {start}\ntables:\n  cals: {{enabled: true}}\n",
-        f"Invalid settings in {settings}:\n  - tables: Value error, unknown table 'cals'; "
-        f"valid tables are: {table_names}",
+        f"{settings}: tables.cals: unknown table; did you mean 'calls'?",
     )
-    from aircall_assets.catalog import CALLS
-
     settings_case(
         "unknown column in the settings",
         f"history_start: {start}\ntables:\n  calls:\n    columns: [id, durration]\n",
-        f"Invalid settings in {settings}:\n  - tables: Value error, unknown column(s) "
-        f"['durration'] for table 'calls'; valid columns are: {', '.join(CALLS.field_names)}",
+        f"{settings}: tables.calls.columns: unknown column 'durration' of table calls; did you "
+        "mean 'duration'?",
     )
     settings_case(
         "malformed settings file (YAML syntax)",
         "tables: [unclosed\n",
-        f"{settings} is not valid YAML: while parsing a flow sequence\n"
-        '  in "<unicode string>", line 1, column 9:\n    tables: [unclosed\n            ^\n'
-        "expected ',' or ']', but got '<stream end>'\n"
-        '  in "<unicode string>", line 2, column 1:\n    \n    ^',
+        f"{settings}: line 2, column 1: not valid YAML: expected ',' or ']', but got "
+        "'<stream end>', while parsing a flow sequence (line 1, column 9)",
     )
     settings_case(
         "malformed settings file (not a mapping)",
         "- calls\n- contacts\n",
-        f"{settings} must be a YAML mapping, got list",
+        f"{settings}: must be a YAML mapping of settings (such as 'history_start: {proposed}'), "
+        "got list",
     )
     settings_case(
         "misspelt settings key",
         f"history_start: {start}\nlookback: 3\n",
-        f"Invalid settings in {settings}:\n  - lookback: Extra inputs are not permitted",
+        f"{settings}: lookback: unknown key; did you mean 'lookback_days'?",
+    )
+    settings_case(
+        "invalid timezone",
+        f"history_start: {start}\nschedule: {{timezone: Mars/Olympus}}\n",
+        f"{settings}: schedule.timezone: 'Mars/Olympus' is not an IANA timezone name, e.g. 'UTC' "
+        "or 'Europe/Paris'",
     )
     settings_case(
         "AIRCALL_START_DATE not a date",
@@ -220,8 +224,8 @@ def configuration_cases(h: Harness) -> None:
     settings_case(
         "history_start in the future",
         f"history_start: {future}\n",
-        f"Invalid settings in {settings}:\n  - history_start: Value error, history_start "
-        f"{future} is in the future",
+        f"{settings}: history_start: {future} is in the future (today is {utc_today()} UTC): "
+        f"the first day to load must have begun, e.g. {proposed}",
     )
     settings_case(
         "base URL not https for a non-loopback host",
@@ -235,7 +239,7 @@ def configuration_cases(h: Harness) -> None:
         "manual destination URL to a foreign host",
         f"history_start: {start}\ndestinations:\n  - name: leak\n    source: crm.leads\n"
         "    method: POST\n    path: https://collector.example.com/aircall\n",
-        f"Invalid settings in {settings}:\n  - destinations.0: Value error, destination 'leak': "
+        f"{settings}: destinations.0: destination 'leak': "
         "URL 'https://collector.example.com/aircall' points at https://collector.example.com, "
         f"not the Aircall base {sim.base_url}; the credentials are only ever sent to Aircall. "
         "Give a path such as /v1/contacts/{id}.",
@@ -244,7 +248,7 @@ def configuration_cases(h: Harness) -> None:
         "manual destination URL: same host, other port",
         f"history_start: {start}\ndestinations:\n  - name: leak\n    source: crm.leads\n"
         f"    method: POST\n    path: http://127.0.0.1:1/v1/contacts\n",
-        f"Invalid settings in {settings}:\n  - destinations.0: Value error, destination 'leak': "
+        f"{settings}: destinations.0: destination 'leak': "
         "URL 'http://127.0.0.1:1/v1/contacts' points at http://127.0.0.1:1, not the Aircall "
         f"base {sim.base_url}; the credentials are only ever sent to Aircall. Give a path "
         "such as /v1/contacts/{id}.",
