@@ -344,8 +344,9 @@ def parse_settings(data: Any, source: str = "settings") -> Settings:
     """Settings from a mapping: a parsed ``aircall.yaml``, or a component's attributes.
 
     ``source`` (the file the mapping was read from) starts every line of the SettingsError,
-    one line per mistake with its key. ``AIRCALL_START_DATE`` replaces the history start (and
-    stands in for it when the mapping has none).
+    one line per mistake with its key. ``AIRCALL_START_DATE`` replaces the default account's
+    history start (and stands in for it when the mapping has none); a named account's is in
+    its own settings only, like its credentials.
     """
     if data is None:
         data = {}
@@ -354,7 +355,7 @@ def parse_settings(data: Any, source: str = "settings") -> Settings:
             f"{source}: must be a YAML mapping of settings (such as 'history_start: "
             f"{suggested_history_start(_today())}'), got {type(data).__name__}"
         )
-    override = _start_date_override()
+    override = None if data.get("account") else _start_date_override()
     if override is not None and "history_start" not in data:
         data = {**data, "history_start": override.isoformat()}
     try:

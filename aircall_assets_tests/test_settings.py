@@ -350,3 +350,15 @@ def test_shipped_settings_file_is_valid():
     settings = load_settings(REPO_SETTINGS)
     assert {t.name for t in settings.enabled_tables} >= {"calls", "contacts"}
     assert settings.history_start == date(2026, 6, 1)
+
+
+def test_the_start_date_override_is_the_default_accounts_only(monkeypatch):
+    monkeypatch.setenv("AIRCALL_START_DATE", "2026-09-01")
+    named = {
+        "account": "eu",
+        "api_id": "{{ env.EU_AIRCALL_API_ID }}",
+        "api_token": "{{ env.EU_AIRCALL_API_TOKEN }}",
+        "history_start": "2026-07-01",
+    }
+    assert str(parse_settings({"history_start": "2026-07-01"}).history_start) == "2026-09-01"
+    assert str(parse_settings(named).history_start) == "2026-07-01"
