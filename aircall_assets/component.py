@@ -66,8 +66,11 @@ def scaffolded_defs_yaml(type_name: str, account: str | None, today: date | None
         f"type: {type_name}",
         "",
         "attributes:",
-        *([f"  account: {account}  # assets aircall_{account}/<table>, schema aircall_{account}"]
-          if account else ["  # account: eu  # name it when the project holds several accounts"]),
+        *(
+            [f"  account: {account}  # assets aircall_{account}/<table>, schema aircall_{account}"]
+            if account
+            else ["  # account: eu  # name it when the project holds several accounts"]
+        ),
         "  # Aircall dashboard > Integrations & API > API keys; set these variables:",
         f'  api_id: "{env_template(prefix + "AIRCALL_API_ID")}"',
         f'  api_token: "{env_template(prefix + "AIRCALL_API_TOKEN")}"',
