@@ -39,8 +39,9 @@ def main(argv: list[str] | None = None) -> int:
 def _run(args: argparse.Namespace) -> int:
     if args.command == "status":
         from aircall_assets import status as status_module
+        from aircall_assets.settings import load_settings
 
-        return status_module.main(as_json=args.json)
+        return status_module.run([load_settings()], as_json=args.json)
     from aircall_assets import demo
 
     if args.command == "demo":

@@ -3,6 +3,8 @@
 An asset body only turns its partition window into API windows, hands the records it reads to the
 warehouse IO manager, and reports what it read; the client owns the API's rules and the IO
 manager owns the warehouse and reports the write. The checks verify the table as stored.
+Keys, group, resource keys and partitions are the account's (``settings.names``), so several
+accounts' assets live side by side in one code location.
 
 Key-based tables are daily-partitioned on their date field with a single-run backfill policy,
 so a backfill of any range is one run that reads the range as one API window (split only where
@@ -35,23 +37,18 @@ from aircall_assets.warehouse import (
     is_range,
 )
 
-GROUP = "aircall"
-IO_MANAGER_KEY = "warehouse_io_manager"
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
 class TableRunConfig(dg.Config):
-    """Per-run options of an extract asset (Launchpad: ``ops: {aircall__calls: {config: ...}}``)."""
+    """Per-run options of an extract asset (Launchpad: ``ops: {aircall__calls: {config: ...}}``,
+    ``aircall_eu__calls`` for account ``eu``)."""
 
     columns: list[str] | None = PydanticField(
         default=None,
         description="Columns to load in this run instead of the settings file's selection. "
         "The primary key and the partition column are always kept.",
     )
-
-
-def asset_key(table: Table) -> dg.AssetKey:
-    return dg.AssetKey([GROUP, table.name])
 
 
 def daily_partitions(settings: Settings) -> dg.DailyPartitionsDefinition:
@@ -183,8 +180,10 @@ def _check_results(
 
 
 def build_extract_asset(table: Table, settings: Settings) -> dg.AssetsDefinition:
-    """The asset of one catalog table, with the settings' column selection as default."""
-    key = asset_key(table)
+    """The asset of one catalog table for the settings' account, with their column selection
+    as default."""
+    names = settings.names
+    key = names.extract_key(table.name)
     default_columns = settings.columns_for(table)
     default_fields = table.resolve_columns(default_columns)
     partitions = daily_partitions(settings) if table.is_partitioned else None
@@ -192,14 +191,14 @@ def build_extract_asset(table: Table, settings: Settings) -> dg.AssetsDefinition
 
     @dg.asset(
         key=key,
-        group_name=GROUP,
+        group_name=names.extract_schema,
         kinds={"aircall", warehouse_kind()},
         description=table.purpose,
         partitions_def=partitions,
         backfill_policy=dg.BackfillPolicy.single_run() if partitions else None,
-        io_manager_key=IO_MANAGER_KEY,
+        io_manager_key=names.io_manager_key,
         # the IO manager as a resource too: the checks read the stored table through it
-        required_resource_keys={"aircall", IO_MANAGER_KEY},
+        required_resource_keys={names.aircall_resource_key, names.io_manager_key},
         check_specs=_check_specs(table, key),
         pool=warehouse_pool(),
         freshness_policy=dg.FreshnessPolicy.cron(
@@ -209,14 +208,14 @@ def build_extract_asset(table: Table, settings: Settings) -> dg.AssetsDefinition
         ),
         metadata={
             "dagster/column_schema": column_schema(default_fields),
-            "dagster/table_name": f"{GROUP}.{table.name}",
+            "dagster/table_name": f"{names.extract_schema}.{table.name}",
             "replication": table.replication.value,
             "api_path": table.path,
         },
         tags={"replication": table.replication.value},
     )
     def _extract(context: dg.AssetExecutionContext, config: TableRunConfig):
-        aircall: AircallResource = context.resources.aircall
+        aircall: AircallResource = getattr(context.resources, names.aircall_resource_key)
         try:
             fields = table.resolve_columns(config.columns or default_columns)
         except ValueError as exc:
@@ -309,7 +308,7 @@ def build_extract_asset(table: Table, settings: Settings) -> dg.AssetsDefinition
                 f"Aircall sent fields the catalog does not know for {table.name}: "
                 f"{sorted(drift.unknown)}"
             )
-        warehouse: WarehouseIOManager = getattr(context.resources, IO_MANAGER_KEY)
+        warehouse: WarehouseIOManager = getattr(context.resources, names.io_manager_key)
         stored = warehouse.key_counts(key, table.primary_key) if table.primary_key else None
         yield from _check_results(rows_read, api_total, stored)
 

@@ -23,7 +23,7 @@ import dagster as dg
 from aircall_assets.process_group import ProcessGroup
 from aircall_assets.resources import warehouse_store
 from aircall_assets.simulator import Simulator, SimulatorConfig
-from aircall_assets.warehouse.facts import address, read_warehouse
+from aircall_assets.warehouse.facts import AccountTables, address, read_warehouse
 
 DEMO_DAGSTER_HOME = ".dagster_home"
 DEMO_DAYS = 30
@@ -117,19 +117,22 @@ def run_extract(start: date, end: date) -> dict[str, int]:
     downstream = sorted(defs.resolve_asset_graph().materializable_asset_keys - extracted)
     if downstream:
         run(defs.resolve_implicit_job_def_def_for_assets(downstream), asset_selection=downstream)
-    return _rows_per_table([table.name for table in settings.enabled_tables])
+    names = settings.names
+    tables = tuple(table.name for table in settings.enabled_tables)
+    return _rows_per_table(AccountTables(names.extract_schema, tables, names.sync_schema))
 
 
-def _rows_per_table(tables: list[str]) -> dict[str, int]:
+def _rows_per_table(account: AccountTables) -> dict[str, int]:
     """The rows of each table in the warehouse the demo wrote, read as ``make status`` does."""
     store = warehouse_store()
-    facts = read_warehouse(store, tables, lock_timeout=LOCK_TIMEOUT_SECONDS)
+    facts = read_warehouse(store, [account], lock_timeout=LOCK_TIMEOUT_SECONDS)
     if facts.state != "ok":
         raise RuntimeError(
             f"the demo loaded the warehouse {address(store)} but could not read it back "
             f"({facts.state}){': ' + facts.problem if facts.problem else ''}"
         )
-    return {name: facts.rows.get(name, 0) for name in tables}
+    rows = facts.rows_of(account)
+    return {name: rows.get(name, 0) for name in account.tables}
 
 
 def demo(config: SimulatorConfig | None = None) -> int:

@@ -9,6 +9,10 @@ partitions that hold the edited contacts. The walk is positional, so it cannot s
 last tick (a bulk CRM update), the edits ranked past the cap cannot be told apart, and the
 sensor re-reads every contact partition in one range run instead of losing them. Turning the
 schedule off is the spec's "pause".
+
+Each account has its own: the names below are the default account's, a named account's are
+suffixed with its name (``aircall_daily_eu``, see ``Account.suffixed``), and each follows its
+own settings (cron, time zone, lookback, history start) and targets its own assets only.
 """
 
 import time
@@ -17,7 +21,6 @@ from datetime import date, datetime, timedelta, timezone
 
 import dagster as dg
 
-from aircall_assets.assets import asset_key
 from aircall_assets.catalog import CONTACTS, Table
 from aircall_assets.client.client import AircallClient
 from aircall_assets.client.pages import PER_PAGE, POSITIONAL_CAP, iter_pages
@@ -26,6 +29,7 @@ from aircall_assets.client.windows import split_window
 from aircall_assets.normalize import epoch_micros
 from aircall_assets.settings import Settings
 
+# The default account's names; a named account's are these with its name appended.
 DAILY_SCHEDULE = "aircall_daily"
 CONTACTS_SENSOR = "aircall_contacts_changes"
 AUTOMATION_SENSOR = "aircall_automation"
@@ -43,14 +47,30 @@ def _sensor_status(running: bool) -> dg.DefaultSensorStatus:
     return dg.DefaultSensorStatus.RUNNING if running else dg.DefaultSensorStatus.STOPPED
 
 
+def keyed_job(settings: Settings) -> str:
+    """The account's job of its key-based tables."""
+    return settings.names.suffixed(KEYED_JOB)
+
+
+def full_job(settings: Settings) -> str:
+    """The account's job of its full-replication tables."""
+    return settings.names.suffixed(FULL_JOB)
+
+
+def daily_schedule(settings: Settings) -> str:
+    """The account's daily schedule."""
+    return settings.names.suffixed(DAILY_SCHEDULE)
+
+
 def build_jobs(settings: Settings) -> list:
-    keyed = [asset_key(t) for t in settings.enabled_tables if t.is_partitioned]
-    full = [asset_key(t) for t in settings.enabled_tables if not t.is_partitioned]
+    names = settings.names
+    keyed = [names.extract_key(t.name) for t in settings.enabled_tables if t.is_partitioned]
+    full = [names.extract_key(t.name) for t in settings.enabled_tables if not t.is_partitioned]
     jobs = []
     if keyed:
         jobs.append(
             dg.define_asset_job(
-                KEYED_JOB,
+                keyed_job(settings),
                 selection=dg.AssetSelection.assets(*keyed),
                 description="Key-based tables (daily partitions on their date field).",
             )
@@ -58,7 +78,7 @@ def build_jobs(settings: Settings) -> list:
     if full:
         jobs.append(
             dg.define_asset_job(
-                FULL_JOB,
+                full_job(settings),
                 selection=dg.AssetSelection.assets(*full),
                 description="Full-replication tables, replaced whole.",
             )
@@ -83,8 +103,8 @@ def daily_run_requests(settings: Settings, today: date) -> list[dg.RunRequest]:
         first, last = keyed_range
         requests.append(
             dg.RunRequest(
-                run_key=f"{KEYED_JOB}:{today}",
-                job_name=KEYED_JOB,
+                run_key=f"{keyed_job(settings)}:{today}",
+                job_name=keyed_job(settings),
                 tags={
                     "dagster/asset_partition_range_start": first,
                     "dagster/asset_partition_range_end": last,
@@ -92,16 +112,21 @@ def daily_run_requests(settings: Settings, today: date) -> list[dg.RunRequest]:
             )
         )
     if any(not t.is_partitioned for t in tables):
-        requests.append(dg.RunRequest(run_key=f"{FULL_JOB}:{today}", job_name=FULL_JOB))
+        job = full_job(settings)
+        requests.append(dg.RunRequest(run_key=f"{job}:{today}", job_name=job))
     return requests
 
 
 def build_daily_schedule(settings: Settings) -> dg.ScheduleDefinition:
     @dg.schedule(
-        name=DAILY_SCHEDULE,
+        name=daily_schedule(settings),
         cron_schedule=settings.schedule.cron,
         execution_timezone=settings.schedule.timezone,
-        job_name=KEYED_JOB if any(t.is_partitioned for t in settings.enabled_tables) else FULL_JOB,
+        job_name=(
+            keyed_job(settings)
+            if any(t.is_partitioned for t in settings.enabled_tables)
+            else full_job(settings)
+        ),
         default_status=_status(settings.schedule.running),
         description="Daily refresh: full tables whole, key-based tables for yesterday plus "
         f"the {settings.lookback_days}-day lookback.",
@@ -199,16 +224,21 @@ def _midnight(day: date) -> int:
 
 
 def build_contacts_sensor(settings: Settings) -> dg.SensorDefinition:
+    names = settings.names
+    contacts = names.extract_key(CONTACTS.name)
+
     @dg.sensor(
-        name=CONTACTS_SENSOR,
-        asset_selection=dg.AssetSelection.assets(asset_key(CONTACTS)),
+        name=names.suffixed(CONTACTS_SENSOR),
+        asset_selection=dg.AssetSelection.assets(contacts),
+        required_resource_keys={names.aircall_resource_key},
         minimum_interval_seconds=3600,
         default_status=_sensor_status(settings.schedule.running),
         description="Finds contacts edited after creation and re-materializes their "
         "created-date partitions (the API has no updated_at filter); past 10,000 edits since "
         "the last tick, re-reads every contact partition in one run.",
     )
-    def _contacts_changes(context: dg.SensorEvaluationContext, aircall: AircallResource):
+    def _contacts_changes(context: dg.SensorEvaluationContext):
+        aircall: AircallResource = getattr(context.resources, names.aircall_resource_key)
         now = int(datetime.now(timezone.utc).timestamp())
         if context.cursor is None:
             context.update_cursor(str(now))
@@ -220,9 +250,9 @@ def build_contacts_sensor(settings: Settings) -> dg.SensorDefinition:
         finally:
             client.close()
         if changes.reached_cursor:
-            result = _changed_partition_runs(changes)
+            result = _changed_partition_runs(changes, contacts)
         else:
-            result = _reread_all(context, settings, changes, today)
+            result = _reread_all(context, settings, changes, today, contacts)
         # Moved only once the runs that load everything edited up to it are requested.
         context.update_cursor(str(changes.newest))
         return result
@@ -230,7 +260,9 @@ def build_contacts_sensor(settings: Settings) -> dg.SensorDefinition:
     return _contacts_changes
 
 
-def _changed_partition_runs(changes: ContactChanges) -> list[dg.RunRequest] | dg.SkipReason:
+def _changed_partition_runs(
+    changes: ContactChanges, contacts: dg.AssetKey
+) -> list[dg.RunRequest] | dg.SkipReason:
     """One run per partition holding an edited contact: the walk saw every edit."""
     if not changes.partitions:
         return dg.SkipReason("No contact changed since the last tick.")
@@ -238,14 +270,18 @@ def _changed_partition_runs(changes: ContactChanges) -> list[dg.RunRequest] | dg
         dg.RunRequest(
             run_key=f"contacts-changed:{key}:{changes.newest}",
             partition_key=key,
-            asset_selection=[asset_key(CONTACTS)],
+            asset_selection=[contacts],
         )
         for key in sorted(changes.partitions)
     ]
 
 
 def _reread_all(
-    context: dg.SensorEvaluationContext, settings: Settings, changes: ContactChanges, today: date
+    context: dg.SensorEvaluationContext,
+    settings: Settings,
+    changes: ContactChanges,
+    today: date,
+    contacts: dg.AssetKey,
 ) -> list[dg.RunRequest] | dg.SkipReason:
     """One range run over every contact partition, for a walk the cap ended before the cursor.
 
@@ -267,7 +303,7 @@ def _reread_all(
     return [
         dg.RunRequest(
             run_key=f"contacts-reread:{first}:{last}:{changes.newest}",
-            asset_selection=[asset_key(CONTACTS)],
+            asset_selection=[contacts],
             tags={
                 "dagster/asset_partition_range_start": first.isoformat(),
                 "dagster/asset_partition_range_end": last.isoformat(),
@@ -281,12 +317,17 @@ def build_schedules(settings: Settings) -> list[dg.ScheduleDefinition]:
 
 
 def build_sensors(settings: Settings) -> list[dg.SensorDefinition]:
+    names = settings.names
     sensors: list[dg.SensorDefinition] = [
         # Evaluates automation conditions (e.g. unknown_callers rebuilt after calls/contacts
         # land); it follows the schedule's running/paused state like everything automatic.
+        # Only the account's own assets: an asset may be targeted by one such sensor, and the
+        # project's other assets (or accounts) are not this account's to automate.
         dg.AutomationConditionSensorDefinition(
-            AUTOMATION_SENSOR,
-            target=dg.AssetSelection.all(),
+            names.suffixed(AUTOMATION_SENSOR),
+            target=dg.AssetSelection.key_prefixes(
+                [names.extract_schema], [names.reverse_schema], [names.sync_schema]
+            ),
             default_status=_sensor_status(settings.schedule.running),
             minimum_interval_seconds=30,
         )

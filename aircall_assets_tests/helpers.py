@@ -77,14 +77,14 @@ def _expected_cell(value, warehouse_type: str):
     return value
 
 
-def assert_table_matches(where, table, records, columns=None) -> int:
-    """Every cell of ``aircall.<table>`` in the warehouse ``where`` (see ``query``) equals the
+def assert_table_matches(where, table, records, columns=None, schema: str = "aircall") -> int:
+    """Every cell of ``<schema>.<table>`` in the warehouse ``where`` (see ``query``) equals the
     API records, types included."""
     import json
 
     fields = table.resolve_columns(columns)
     names = ", ".join(f'"{f.name}"' for f in fields)
-    rows = query(where, f"SELECT {names} FROM aircall.{table.name}")
+    rows = query(where, f"SELECT {names} FROM {schema}.{table.name}")
     key = table.primary_key
     actual = {}
     for row in rows:

@@ -9,7 +9,7 @@ from datetime import date, datetime, timedelta, timezone
 
 import dagster as dg
 
-from aircall_assets.assets import asset_key, build_extract_asset
+from aircall_assets.assets import build_extract_asset
 from aircall_assets.catalog import CONTACTS
 from aircall_assets.client.pages import PER_PAGE, POSITIONAL_CAP
 from aircall_assets.client.windows import iter_window
@@ -85,7 +85,7 @@ def test_more_edits_than_the_cap_rereads_every_partition_in_one_run(
     [request] = result.run_requests
     yesterday = utc_today() - timedelta(days=1)
     assert request.partition_key is None
-    assert request.asset_selection == [asset_key(CONTACTS)]
+    assert request.asset_selection == [dg.AssetKey(["aircall", "contacts"])]
     assert (request.tags[RANGE_START], request.tags[RANGE_END]) == (
         first_day.isoformat(),
         yesterday.isoformat(),

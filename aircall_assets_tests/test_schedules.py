@@ -4,6 +4,7 @@ import time
 from datetime import date, datetime, timezone
 
 import dagster as dg
+import pytest
 
 from aircall_assets.assets import build_extract_assets
 from aircall_assets.schedules import (
@@ -22,6 +23,14 @@ from aircall_assets_tests.helpers import client_for, resource_for
 
 RANGE_START = "dagster/asset_partition_range_start"
 RANGE_END = "dagster/asset_partition_range_end"
+# What a named account's settings add to the default account's.
+NAMED = {
+    "eu": {
+        "account": "eu",
+        "api_id": "{{ env.EU_AIRCALL_API_ID }}",
+        "api_token": "{{ env.EU_AIRCALL_API_TOKEN }}",
+    }
+}
 
 
 def test_daily_run_covers_yesterday_plus_lookback_and_full_tables():
@@ -31,6 +40,17 @@ def test_daily_run_covers_yesterday_plus_lookback_and_full_tables():
     assert (keyed.tags[RANGE_START], keyed.tags[RANGE_END]) == ("2026-07-06", "2026-07-09")
     assert full.job_name == FULL_JOB
     assert keyed.run_key != daily_run_requests(settings, date(2026, 7, 11))[0].run_key
+
+
+def test_a_named_accounts_runs_are_its_own_jobs_with_its_own_lookback():
+    eu = parse_settings({"history_start": "2026-06-01", "lookback_days": 1, **NAMED["eu"]})
+    keyed, full = daily_run_requests(eu, date(2026, 7, 10))
+    assert (keyed.job_name, full.job_name) == (f"{KEYED_JOB}_eu", f"{FULL_JOB}_eu")
+    assert (keyed.tags[RANGE_START], keyed.tags[RANGE_END]) == ("2026-07-08", "2026-07-09")
+    default = parse_settings({"history_start": "2026-06-01", "lookback_days": 1})
+    assert keyed.run_key != daily_run_requests(default, date(2026, 7, 10))[0].run_key
+    schedule = build_daily_schedule(eu)
+    assert (schedule.name, schedule.job_name) == ("aircall_daily_eu", f"{KEYED_JOB}_eu")
 
 
 def test_lookback_is_clipped_to_history_start_and_nothing_before_it():
@@ -80,15 +100,19 @@ def test_changed_contacts_map_to_their_created_partitions(simulator):
     assert changes.total == len(contacts)
 
 
-def test_contacts_sensor_requests_one_run_per_changed_partition(simulator):
-    settings = parse_settings({"history_start": simulator.config.first_day.isoformat()})
+@pytest.mark.parametrize("account", [None, "eu"])
+def test_contacts_sensor_requests_one_run_per_changed_partition(simulator, account):
+    settings = parse_settings(
+        {"history_start": simulator.config.first_day.isoformat(), **NAMED.get(account, {})}
+    )
+    names = settings.names
     sensor = build_contacts_sensor(settings)
-    assert sensor.name == CONTACTS_SENSOR
-    resources = {"aircall": resource_for(simulator)}
+    assert sensor.name == (CONTACTS_SENSOR if account is None else f"{CONTACTS_SENSOR}_eu")
+    resources = {names.aircall_resource_key: resource_for(simulator)}
     defs = dg.Definitions(
         assets=build_extract_assets(settings),
         sensors=[sensor],
-        resources={**resources, "warehouse_io_manager": WarehouseIOManager()},
+        resources={**resources, names.io_manager_key: WarehouseIOManager()},
     )
 
     def tick(instance: dg.DagsterInstance, cursor: str | None = None):
@@ -118,6 +142,8 @@ def test_contacts_sensor_requests_one_run_per_changed_partition(simulator):
             partition_of(c) for c in edited
         )
         assert all(RANGE_START not in r.tags for r in second.run_requests)
+        contacts = dg.AssetKey([names.extract_schema, "contacts"])
+        assert all(r.asset_selection == [contacts] for r in second.run_requests)
         assert int(second.cursor) > int(first.cursor)
         third = tick(instance, second.cursor)
         assert not third.run_requests, "the same change is not requested twice"

@@ -16,6 +16,7 @@ import duckdb
 import psycopg
 import pytest
 
+from aircall_assets import run_failures, status_text
 from aircall_assets import status as status_module
 from aircall_assets.__main__ import main as cli_main
 from aircall_assets.definitions import build_definitions
@@ -30,6 +31,7 @@ from aircall_assets_tests.warehouses import KINDS
 DAYS = 4
 KEYED = ["users", "numbers", "contacts", "calls"]
 FULL = ["tags", "teams", "company_info"]
+UNKNOWN_CALLERS = dg.AssetKey(["aircall_reverse", "unknown_callers"])
 
 
 @pytest.fixture
@@ -90,6 +92,11 @@ def project(request, account, tmp_path, monkeypatch):
 
 
 ON_BOTH = pytest.mark.parametrize("project", KINDS, indirect=True)
+
+
+def collect(**options) -> status_module.Status:
+    """The status of the default account of the project's settings file, as the CLI shows it."""
+    return status_module.collect([load_settings()], **options)
 
 
 @contextmanager
@@ -168,33 +175,33 @@ def code_location(instance, project):
 
 @ON_BOTH
 def test_pending_before_the_first_load(project, account):
-    status = status_module.collect()
+    status = collect()
     assert status.instance_found and status.warehouse_state == "missing"
-    assert status.schedule == DAILY_SCHEDULE and status.schedule_running
-    assert status.history_start == account.config.first_day
+    assert status.account().schedule == DAILY_SCHEDULE and status.account().schedule_running
+    assert status.account().history_start == account.config.first_day
     for name in KEYED + ["tags", "company_info"]:
-        table = status.table(name)
+        table = status.account().table(name)
         assert table.state == "pending", name
         assert table.last_load is None and table.rows is None
-    calls = status.table("calls")
+    calls = status.account().table("calls")
     assert (calls.partitions_loaded, calls.partitions_total) == (0, DAYS)
     assert calls.missing[0] == account.config.first_day.isoformat()
-    assert status.table("teams").state == "disabled"
-    assert status.table("tags").partitions_total is None
+    assert status.account().table("teams").state == "disabled"
+    assert status.account().table("tags").partitions_total is None
 
 
 def test_nothing_ran_yet_without_a_dagster_home(project, monkeypatch, tmp_path):
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "never_created"))
-    status = status_module.collect()
+    status = collect()
     assert not status.instance_found
-    assert {t.state for t in status.tables} == {"pending", "disabled"}
+    assert {t.state for t in status.account().tables} == {"pending", "disabled"}
     assert not (tmp_path / "never_created").exists(), "status must not create an instance"
 
 
 @ON_BOTH
 def test_active_after_the_first_load_with_rows_and_partitions(project, account):
     load_everything(project, account)
-    status = status_module.collect()
+    status = collect()
     assert status.warehouse_state == "ok"
     expected_rows = {
         "users": len(account.store.all("users")),
@@ -205,27 +212,27 @@ def test_active_after_the_first_load_with_rows_and_partitions(project, account):
         "company_info": 1,
     }
     for name, rows in expected_rows.items():
-        table = status.table(name)
+        table = status.account().table(name)
         assert table.state == "active", name
         assert table.rows == rows, name
         assert table.last_run_status == "SUCCESS"
         assert table.last_load is not None
-    calls = status.table("calls")
+    calls = status.account().table("calls")
     assert (calls.partitions_loaded, calls.partitions_total, calls.missing) == (DAYS, DAYS, [])
 
 
 def test_missing_partitions_are_listed(project, account):
     first = account.config.first_day
     run_job(project["instance"], KEYED_JOB, first + timedelta(days=1), first + timedelta(days=1))
-    calls = status_module.collect().table("calls")
+    calls = collect().account().table("calls")
     assert calls.state == "active"
     assert calls.partitions_loaded == 1
     assert calls.missing == [(first + timedelta(days=d)).isoformat() for d in range(DAYS) if d != 1]
-    assert status_module.compress_days(calls.missing) == [
+    assert status_text.compress_days(calls.missing) == [
         first.isoformat(),
         f"{first + timedelta(days=2)}..{first + timedelta(days=DAYS - 1)}",
     ]
-    assert status_module.collect().table("tags").state == "pending"
+    assert collect().account().table("tags").state == "pending"
 
 
 def test_paused_when_the_schedule_is_stopped_and_active_again_when_restarted(project, account):
@@ -234,31 +241,32 @@ def test_paused_when_the_schedule_is_stopped_and_active_again_when_restarted(pro
     with code_location(instance, project) as repository:
         schedule = repository.get_schedule(DAILY_SCHEDULE)
         instance.stop_schedule(schedule.get_remote_origin_id(), schedule.selector_id, schedule)
-        status = status_module.collect()
-        assert not status.schedule_running
-        assert {t.state for t in status.tables} == {"paused", "disabled"}
-        assert status.table("calls").rows == DAYS * 20, "a paused table keeps its data"
+        status = collect()
+        assert not status.account().schedule_running
+        assert {t.state for t in status.account().tables} == {"paused", "disabled"}
+        assert status.account().table("calls").rows == DAYS * 20, "a paused table keeps its data"
 
         instance.start_schedule(schedule)
-        assert {t.state for t in status_module.collect().tables} == {"active", "disabled"}
+        assert {t.state for t in collect().account().tables} == {"active", "disabled"}
 
 
 def test_paused_by_the_settings_file_default(project, account):
     project["settings_file"].write_text(
         f"history_start: {account.config.first_day}\nschedule: {{running: false}}\n"
     )
-    status = status_module.collect()
-    assert not status.schedule_running
-    assert status.table("calls").state == "paused"
+    status = collect()
+    assert not status.account().schedule_running
+    assert status.account().table("calls").state == "paused"
 
 
 def test_switching_the_warehouse_path_shows_pending_again(project, account, monkeypatch, tmp_path):
     load_everything(project, account)
     monkeypatch.setenv("AIRCALL_DUCKDB_PATH", str(tmp_path / "elsewhere.duckdb"))
-    status = status_module.collect()
+    status = collect()
     assert status.warehouse_state == "missing"
-    assert status.table("calls").state == "pending"
-    assert status.table("calls").last_load is not None, "the instance still knows the last run"
+    calls = status.account().table("calls")
+    assert calls.state == "pending"
+    assert calls.last_load is not None, "the instance still knows the last run"
 
 
 @ON_BOTH
@@ -266,10 +274,10 @@ def test_a_run_holding_the_warehouse_does_not_block_status(project, account):
     load_everything(project, account)
     started = time.monotonic()
     with holding_the_warehouse(project):
-        status = status_module.collect(lock_timeout=0.3)
+        status = collect(lock_timeout=0.3)
     assert time.monotonic() - started < 15
     assert status.warehouse_state == "busy"
-    calls = status.table("calls")
+    calls = status.account().table("calls")
     assert calls.state == "active" and calls.rows is None
 
 
@@ -282,7 +290,7 @@ def test_cli_prints_the_table_and_json(project, account, capsys):
     assert cli_main(["status", "--json"]) == 0
     printed = capsys.readouterr().out
     data = json.loads(printed)
-    calls = next(t for t in data["tables"] if t["name"] == "calls")
+    calls = next(t for t in data["accounts"][0]["tables"] if t["name"] == "calls")
     assert calls["state"] == "active" and calls["rows"] == DAYS * 20
     assert cli_main(["status"]) == 0
     text = capsys.readouterr().out
@@ -298,12 +306,12 @@ def test_cli_prints_the_table_and_json(project, account, capsys):
 def test_an_unreachable_postgres_is_said_without_its_password(project, monkeypatch, capsys):
     url = "postgresql://aircall:hunter2-s3cret@127.0.0.1:9/aircall"  # nothing listens on 9
     monkeypatch.setenv(WAREHOUSE_URL_ENV, url)
-    status = status_module.collect()
+    status = collect()
     assert status.warehouse_state == "unreachable" and status.warehouse == mask(url)
     assert status.warehouse_problem.startswith(
         f"could not connect to the PostgreSQL warehouse {mask(url)}"
     )
-    assert {t.state for t in status.tables} == {"pending", "disabled"}
+    assert {t.state for t in status.account().tables} == {"pending", "disabled"}
     assert cli_main(["status"]) == 0 and cli_main(["status", "--json"]) == 0
     printed = capsys.readouterr().out
     assert "(unreachable: rows not counted)" in printed and "could not connect" in printed
@@ -312,29 +320,32 @@ def test_an_unreachable_postgres_is_said_without_its_password(project, monkeypat
 
 @ON_BOTH
 def test_the_sync_counts_each_destinations_rows_by_latest_outcome(project):
-    from aircall_assets.reverse_sync.state import SCHEMA, STATE_COLUMNS, STATE_TABLE
+    from aircall_assets.account import DEFAULT_ACCOUNT
+    from aircall_assets.reverse_sync.state import STATE_COLUMNS, STATE_TABLE
 
+    schema = DEFAULT_ACCOUNT.sync_schema
     columns = ", ".join(f"{name} {ddl}" for name, ddl in STATE_COLUMNS.items())
     rows = [("crm", "sent")] * 3 + [("crm", "invalid"), ("crm", "rejected"), ("crm", "sending")]
     rows += [("unknown_callers", "uncertain"), ("unknown_callers", "sent")]
     execute(
         project,
         [
-            f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}",
-            f"CREATE TABLE {SCHEMA}.{STATE_TABLE} ({columns})",
+            f"CREATE SCHEMA IF NOT EXISTS {schema}",
+            f"CREATE TABLE {schema}.{STATE_TABLE} ({columns})",
         ]
         + [
-            f"INSERT INTO {SCHEMA}.{STATE_TABLE} (destination, row_key, status, attempts, "
+            f"INSERT INTO {schema}.{STATE_TABLE} (destination, row_key, status, attempts, "
             f"updated_at) VALUES ('{destination}', '{i}', '{outcome}', 1, now())"
             for i, (destination, outcome) in enumerate(rows)
         ],
     )
-    status = status_module.collect()
+    status = collect()
     assert status.warehouse_state == "ok"
-    crm, unknown = status.destination("crm"), status.destination("unknown_callers")
+    default = status.account()
+    crm, unknown = default.destination("crm"), default.destination("unknown_callers")
     assert (crm.sent, crm.rejected, crm.failed) == (3, 2, 1)
     assert (unknown.sent, unknown.rejected, unknown.failed) == (1, 0, 1)
-    line = next(r for r in status_module.render(status).splitlines() if r.startswith("crm"))
+    line = next(r for r in status_text.render(status).splitlines() if r.startswith("crm"))
     assert line.split()[-3:] == ["3", "2", "1"]
 
 
@@ -343,21 +354,20 @@ def test_destinations_inactive_until_activated_then_counts_after_a_sync(project,
     from aircall_assets.reverse_sync.definitions import (
         DESTINATION_TAG,
         REVERSE_SYNC_JOB,
+        SENSOR_PREFIX,
         SYNC_OP,
-        sensor_name,
     )
-    from aircall_assets.reverse_sync.unknown_callers import UNKNOWN_CALLERS_KEY
     from aircall_assets_tests.reverse_sync.helpers import write_source
 
-    status = status_module.collect()
-    assert [d.name for d in status.destinations] == ["unknown_callers", "crm"]
-    assert not any(d.active for d in status.destinations), "destinations start inactive"
-    assert status.destination("crm").last_run_id is None
+    status = collect()
+    assert [d.name for d in status.account().destinations] == ["unknown_callers", "crm"]
+    assert not any(d.active for d in status.account().destinations), "destinations start inactive"
+    assert status.account().destination("crm").last_run_id is None
 
     load_everything(project, account)
     instance = project["instance"]
     defs = build_definitions(load_settings())
-    assert dg.materialize([defs.resolve_assets_def(UNKNOWN_CALLERS_KEY)], instance=instance).success
+    assert dg.materialize([defs.resolve_assets_def(UNKNOWN_CALLERS)], instance=instance).success
     write_source(
         project["warehouse"],
         "crm.people",
@@ -368,10 +378,10 @@ def test_destinations_inactive_until_activated_then_counts_after_a_sync(project,
         ],
     )
     with code_location(instance, project) as repository:
-        instance.start_sensor(repository.get_sensor(sensor_name("crm")))
-        status = status_module.collect()
-        assert status.destination("crm").active
-        assert not status.destination("unknown_callers").active
+        instance.start_sensor(repository.get_sensor(SENSOR_PREFIX + "crm"))
+        status = collect()
+        assert status.account().destination("crm").active
+        assert not status.account().destination("unknown_callers").active
 
     job = defs.resolve_job_def(REVERSE_SYNC_JOB)
     for name in ("crm", "unknown_callers"):
@@ -383,14 +393,14 @@ def test_destinations_inactive_until_activated_then_counts_after_a_sync(project,
         )
         assert result.success or name == "crm"
 
-    status = status_module.collect()
-    crm = status.destination("crm")
+    status = collect()
+    crm = status.account().destination("crm")
     assert (crm.sent, crm.rejected, crm.failed) == (2, 1, 0)
     assert crm.last_run_status in ("SUCCESS", "FAILURE") and crm.last_run_at is not None
-    unknown = status.destination("unknown_callers")
+    unknown = status.account().destination("unknown_callers")
     assert unknown.sent > 0 and unknown.last_run_status == "SUCCESS"
     assert (unknown.rejected, unknown.failed) == (0, 0)
-    text = status_module.render(status)
+    text = status_text.render(status)
     assert "crm" in text and "unknown_callers" in text
 
 
@@ -398,12 +408,12 @@ def test_a_history_older_than_aircall_serves_names_the_oldest_day_served(project
     settings_file = project["settings_file"]
     old = utc_today() - timedelta(days=200)
     settings_file.write_text(f"history_start: {old}\n")
-    status = status_module.collect()
+    status = collect()
     served = utc_today() - timedelta(days=180)
     assert status.calls_served_from == served
-    assert f"Calls served:     from {served} on" in status_module.render(status)
+    assert f"Calls served:     from {served} on" in status_text.render(status)
     settings_file.write_text(f"history_start: {served}\n")
-    assert "Calls served" not in status_module.render(status_module.collect())
+    assert "Calls served" not in status_text.render(collect())
 
 
 def test_a_failed_run_shows_its_one_line_reason_until_a_later_success(
@@ -415,26 +425,26 @@ def test_a_failed_run_shows_its_one_line_reason_until_a_later_success(
     before = datetime.now(timezone.utc).replace(microsecond=0)
     run_job(project["instance"], KEYED_JOB, first, last, succeed=False)
 
-    status = status_module.collect()
-    calls = status.table("calls")
+    status = collect()
+    calls = status.account().table("calls")
     assert calls.last_run_status == "FAILURE"
     failure = calls.last_failure
     assert failure.reason.startswith(
         "Aircall rejected the credentials (403 on GET /v1/calls). Set AIRCALL_API_ID"
     ), failure.reason
-    assert failure.reason.endswith("...") and len(failure.reason) <= status_module.REASON_WIDTH
+    assert failure.reason.endswith("...") and len(failure.reason) <= run_failures.REASON_WIDTH
     assert before <= failure.at <= datetime.now(timezone.utc)
-    assert status.table("users").last_failure.reason.startswith(
+    assert status.account().table("users").last_failure.reason.startswith(
         "Aircall rejected the credentials (403 on GET /v2/users)."
     )
-    assert status.table("tags").last_failure is None, "tags never ran"
+    assert status.account().table("tags").last_failure is None, "tags never ran"
 
-    text = status_module.render(status)
+    text = status_text.render(status)
     failed_at = failure.at.strftime("%Y-%m-%d %H:%M UTC")
     assert f"calls: failed {failed_at}: {failure.reason}" in text.splitlines()
     assert cli_main(["status", "--json"]) == 0
     printed = capsys.readouterr().out
-    data = next(t for t in json.loads(printed)["tables"] if t["name"] == "calls")
+    data = next(t for t in json.loads(printed)["accounts"][0]["tables"] if t["name"] == "calls")
     assert data["last_failure"] == {"at": failure.at.isoformat(), "reason": failure.reason}
     for output in (text, printed):
         assert "Error occurred while handling output" not in output
@@ -443,10 +453,10 @@ def test_a_failed_run_shows_its_one_line_reason_until_a_later_success(
 
     monkeypatch.setenv("AIRCALL_API_TOKEN", account.config.api_token)
     run_job(project["instance"], KEYED_JOB, first, last)
-    status = status_module.collect()
-    assert status.table("calls").last_run_status == "SUCCESS"
-    assert all(t.last_failure is None for t in status.tables)
-    assert ": failed " not in status_module.render(status)
+    status = collect()
+    assert status.account().table("calls").last_run_status == "SUCCESS"
+    assert all(t.last_failure is None for t in status.account().tables)
+    assert ": failed " not in status_text.render(status)
 
 
 def test_a_failure_elsewhere_in_the_run_names_the_failed_step(project, account):
@@ -459,10 +469,10 @@ def test_a_failure_elsewhere_in_the_run_names_the_failed_step(project, account):
         succeed=False,
         ops={"aircall__calls": {"config": {"columns": ["no_such_column"]}}},
     )
-    status = status_module.collect()
-    calls = status.table("calls").last_failure
+    status = collect()
+    calls = status.account().table("calls").last_failure
     assert calls.reason.startswith("run config: unknown column(s) ['no_such_column']"), calls
-    users = status.table("users")
+    users = status.account().table("users")
     assert users.last_run_status == "FAILURE" and users.last_load is not None
     assert users.last_failure.reason == (
         f"Execution of run for \"{KEYED_JOB}\" failed. Steps failed: ['aircall__calls']."
@@ -488,13 +498,13 @@ def test_a_failed_sync_shows_its_reason(project, account):
         )
 
     sync()  # crm.people does not exist yet
-    status = status_module.collect()
-    crm = status.destination("crm")
+    status = collect()
+    crm = status.account().destination("crm")
     assert crm.last_run_status == "FAILURE"
     assert crm.last_failure.reason.startswith("destination 'crm': "), crm.last_failure
     assert "crm.people" in crm.last_failure.reason and "\n" not in crm.last_failure.reason
-    assert status.destination("unknown_callers").last_failure is None
-    assert f"crm: failed {crm.last_failure.at:%Y-%m-%d %H:%M} UTC: " in status_module.render(status)
+    assert status.account().destination("unknown_callers").last_failure is None
+    assert f"crm: failed {crm.last_failure.at:%Y-%m-%d %H:%M} UTC: " in status_text.render(status)
 
     write_source(
         project["db"],
@@ -502,7 +512,7 @@ def test_a_failed_sync_shows_its_reason(project, account):
         [{"id": 1, "first_name": "Ada", "phone_numbers": [{"label": "m", "value": "+4477"}]}],
     )
     sync()
-    crm = status_module.collect().destination("crm")
+    crm = collect().account().destination("crm")
     assert crm.last_run_status == "SUCCESS" and crm.last_failure is None
 
 
@@ -521,11 +531,11 @@ def test_one_line_reasons():
             "AircallUnavailable",
         ),
     )
-    assert status_module.error_reason(wrapped) == "GET /v1/calls: timeout"
-    assert status_module.error_reason(error("KeyError: 'id'\n", "KeyError")) == "KeyError: 'id'"
-    assert status_module.error_reason(error("Failure\n", "Failure")) == "Failure"
-    assert status_module.one_line("first line\nsecond line") == "first line"
+    assert run_failures.error_reason(wrapped) == "GET /v1/calls: timeout"
+    assert run_failures.error_reason(error("KeyError: 'id'\n", "KeyError")) == "KeyError: 'id'"
+    assert run_failures.error_reason(error("Failure\n", "Failure")) == "Failure"
+    assert run_failures.one_line("first line\nsecond line") == "first line"
     long = "word " * 40
-    cut = status_module.one_line(long, width=30)
+    cut = run_failures.one_line(long, width=30)
     assert cut == "word word word word word..." and len(cut) <= 30
-    assert status_module.one_line("x" * 50, width=20) == "x" * 17 + "..."
+    assert run_failures.one_line("x" * 50, width=20) == "x" * 17 + "..."

@@ -10,7 +10,7 @@ import pytest
 from dagster._core.remote_representation.external_data import RepositorySnap
 from dagster._serdes import serialize_value
 
-from aircall_assets.assets import IO_MANAGER_KEY, build_extract_asset
+from aircall_assets.assets import build_extract_asset
 from aircall_assets.catalog import TABLES
 from aircall_assets.definitions import build_definitions
 from aircall_assets.resources import warehouse_store
@@ -54,7 +54,7 @@ def test_unset_or_empty_means_the_duckdb_file(monkeypatch, tmp_path):
             monkeypatch.delenv(WAREHOUSE_URL_ENV, raising=False)
         else:
             monkeypatch.setenv(WAREHOUSE_URL_ENV, value)
-        io_manager = build_definitions(parse_settings(HISTORY)).resources[IO_MANAGER_KEY]
+        io_manager = build_definitions(parse_settings(HISTORY)).resources["warehouse_io_manager"]
         assert io_manager.url is None
         store = io_manager.store
         assert isinstance(store, Warehouse) and store.path == tmp_path / "x.duckdb"
@@ -77,7 +77,7 @@ def test_on_a_postgres_url_every_part_uses_that_database_and_none_a_duckdb_file(
     from aircall_assets.reverse_sync.postgres_store import PostgresSyncWarehouse
 
     monkeypatch.setenv(WAREHOUSE_URL_ENV, postgres_url)
-    io_manager = build_definitions(parse_settings(HISTORY)).resources[IO_MANAGER_KEY]
+    io_manager = build_definitions(parse_settings(HISTORY)).resources["warehouse_io_manager"]
     assert io_manager.url == dg.EnvVar(WAREHOUSE_URL_ENV)
     resolved = WarehouseIOManager(url=postgres_url)
     assert isinstance(resolved.store, PostgresWarehouse)
@@ -92,7 +92,7 @@ def test_the_password_never_appears_in_definitions_runs_logs_or_errors(
     secret = password(postgres_url)
     monkeypatch.setenv(WAREHOUSE_URL_ENV, postgres_url)
     defs = build_definitions(parse_settings(HISTORY))
-    io_manager = defs.resources[IO_MANAGER_KEY]
+    io_manager = defs.resources["warehouse_io_manager"]
     texts = [
         repr(io_manager),
         repr(WarehouseIOManager(url=postgres_url)),
@@ -116,7 +116,7 @@ def test_the_password_never_appears_in_definitions_runs_logs_or_errors(
                 partition_key=start.isoformat(),
                 resources={
                     "aircall": resource_for(sim),
-                    IO_MANAGER_KEY: WarehouseIOManager(url=dg.EnvVar(WAREHOUSE_URL_ENV)),
+                    "warehouse_io_manager": WarehouseIOManager(url=dg.EnvVar(WAREHOUSE_URL_ENV)),
                 },
                 raise_on_error=False,
             )

@@ -19,7 +19,6 @@ import dagster as dg
 import orjson
 import pandas as pd
 
-from aircall_assets.assets import IO_MANAGER_KEY
 from aircall_assets.client.resource import AircallResource
 from aircall_assets.reverse_sync.definitions import REVERSE_SYNC_JOB, SYNC_OP, build_reverse_sync
 from aircall_assets.reverse_sync.destinations import TEMPLATE_FIELDS
@@ -123,7 +122,7 @@ def sync_job(settings: Settings, resource: AircallResource, db: Path | str) -> d
     defs = dg.Definitions(
         assets=reverse.assets,
         jobs=reverse.jobs,
-        resources={"aircall": resource, IO_MANAGER_KEY: WarehouseIOManager(path=str(db))},
+        resources={"aircall": resource, "warehouse_io_manager": WarehouseIOManager(path=str(db))},
     )
     return defs.resolve_job_def(REVERSE_SYNC_JOB)
 

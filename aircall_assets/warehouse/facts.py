@@ -1,5 +1,5 @@
-"""What ``make status`` and the demo read of the warehouse, on either database: the rows of each
-extract table and the reverse sync's outcomes per destination.
+"""What ``make status`` and the demo read of the warehouse, on either database: per account, the
+rows of each of its extract tables and its reverse sync's outcomes per destination.
 
 One short read-only connection, SQL that DuckDB and PostgreSQL both accept (the catalog of
 tables from ``information_schema``), and a reader that never waits long: a DuckDB file is read
@@ -20,10 +20,8 @@ from aircall_assets.sql import quote
 from aircall_assets.warehouse.base import TableStore
 from aircall_assets.warehouse.duckdb_file import Warehouse
 
-EXTRACT_SCHEMA = "aircall"
-SYNC_SCHEMA = "aircall_sync"
 STATE_TABLE = "state"
-# aircall_sync.state statuses → the three counts shown (anything else counts as failed).
+# <sync schema>.state statuses → the three counts shown (anything else counts as failed).
 SYNC_OUTCOMES = {
     "sent": "sent",
     "rejected": "rejected",
@@ -34,12 +32,30 @@ SYNC_OUTCOMES = {
 }
 
 
+@dataclass(frozen=True)
+class AccountTables:
+    """Where one account's tables are: its extract schema and tables, its sync state's schema."""
+
+    schema: str
+    tables: tuple[str, ...]
+    sync_schema: str
+
+
 @dataclass
 class WarehouseFacts:
-    state: str  # ok | missing (none of the project's tables yet) | busy | unreachable
-    rows: dict[str, int] = field(default_factory=dict)  # aircall tables present
-    sync: dict[str, dict[str, int]] = field(default_factory=dict)  # by destination
+    state: str  # ok | missing (no account's tables yet) | busy | unreachable
+    rows: dict[str, dict[str, int]] = field(default_factory=dict)  # schema -> tables present
+    sync: dict[str, dict[str, dict[str, int]]] = field(default_factory=dict)  # sync schema ->
+    # destination -> outcome counts
     problem: str | None = None  # why it is unreachable (no password in it)
+
+    def rows_of(self, account: AccountTables) -> dict[str, int]:
+        """The account's extract tables present, with their rows."""
+        return self.rows.get(account.schema, {})
+
+    def sync_of(self, account: AccountTables) -> dict[str, dict[str, int]]:
+        """The account's destinations that have sync state, with their counts."""
+        return self.sync.get(account.sync_schema, {})
 
 
 class _Busy(Exception):
@@ -52,14 +68,16 @@ def address(store: TableStore) -> str:
     return str(store.path) if isinstance(store, Warehouse) else store.address
 
 
-def read_warehouse(store: TableStore, tables: Iterable[str], lock_timeout: float) -> WarehouseFacts:
-    """Row counts of ``tables`` (those of schema ``aircall`` that exist) and reverse-sync
-    outcomes, in one short read-only connection."""
+def read_warehouse(
+    store: TableStore, accounts: Iterable[AccountTables], lock_timeout: float
+) -> WarehouseFacts:
+    """Row counts of each account's tables (those that exist) and its reverse-sync outcomes,
+    in one short read-only connection."""
     try:
         with _read_only(store, lock_timeout) as con:
             if con is None:
                 return WarehouseFacts("missing")
-            return _facts(con, tables)
+            return _facts(con, accounts)
     except _Busy:
         return WarehouseFacts("busy")
     except ConnectionError as exc:  # the PostgreSQL server is down or refuses the URL
@@ -92,7 +110,7 @@ def _read_only(store: TableStore, lock_timeout: float) -> Iterator[Any]:
             raise _Busy from None
 
 
-def _facts(con: Any, tables: Iterable[str]) -> WarehouseFacts:
+def _facts(con: Any, accounts: Iterable[AccountTables]) -> WarehouseFacts:
     present = set(
         con.execute(
             "SELECT table_schema, table_name FROM information_schema.tables "
@@ -100,20 +118,25 @@ def _facts(con: Any, tables: Iterable[str]) -> WarehouseFacts:
         ).fetchall()
     )
     facts = WarehouseFacts("ok")
-    for table in tables:
-        if (EXTRACT_SCHEMA, table) in present:
-            facts.rows[table] = con.execute(
-                f"SELECT count(*) FROM {quote(EXTRACT_SCHEMA)}.{quote(table)}"
+    for account in accounts:
+        rows = {
+            table: con.execute(
+                f"SELECT count(*) FROM {quote(account.schema)}.{quote(table)}"
             ).fetchone()[0]
-    if (SYNC_SCHEMA, STATE_TABLE) in present:
-        facts.sync = _sync_counts(con)
-    if not facts.rows and (SYNC_SCHEMA, STATE_TABLE) not in present:
+            for table in account.tables
+            if (account.schema, table) in present
+        }
+        if rows:
+            facts.rows[account.schema] = rows
+        if (account.sync_schema, STATE_TABLE) in present:
+            facts.sync[account.sync_schema] = _sync_counts(con, account.sync_schema)
+    if not facts.rows and not facts.sync:
         facts.state = "missing"
     return facts
 
 
-def _sync_counts(con: Any) -> dict[str, dict[str, int]]:
-    """Per destination, rows by their latest outcome in ``aircall_sync.state``.
+def _sync_counts(con: Any, schema: str) -> dict[str, dict[str, int]]:
+    """Per destination, rows by their latest outcome in the account's ``<sync schema>.state``.
 
     ``sent``: Aircall accepted the row's current payload (or it was found already applied);
     ``rejected``: Aircall answered 4xx, or the row failed the template's validation (not
@@ -122,7 +145,7 @@ def _sync_counts(con: Any) -> dict[str, dict[str, int]]:
     """
     counts: dict[str, dict[str, int]] = {}
     for destination, status, rows in con.execute(
-        f"SELECT destination, status, count(*) FROM {SYNC_SCHEMA}.{STATE_TABLE} "
+        f"SELECT destination, status, count(*) FROM {quote(schema)}.{quote(STATE_TABLE)} "
         "GROUP BY destination, status"
     ).fetchall():
         bucket = SYNC_OUTCOMES.get(status, "failed")

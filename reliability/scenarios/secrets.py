@@ -269,7 +269,7 @@ def _in_process_runs(profile, env, instance, sim, result, texts) -> None:
 
 
 def _quick_retry_defs(base_url: str) -> dg.Definitions:
-    from aircall_assets.assets import IO_MANAGER_KEY, build_extract_assets
+    from aircall_assets.assets import build_extract_assets
     from aircall_assets.client.resource import AircallResource
     from aircall_assets.resources import warehouse_io_manager
     from aircall_assets.schedules import build_jobs
@@ -288,7 +288,7 @@ def _quick_retry_defs(base_url: str) -> dg.Definitions:
                 max_attempts=3,
                 backoff_seconds=0.05,
             ),
-            IO_MANAGER_KEY: warehouse_io_manager(),
+            "warehouse_io_manager": warehouse_io_manager(),
         },
     )
 
