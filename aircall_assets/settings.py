@@ -31,7 +31,7 @@ from pydantic import (
 from aircall_assets.account import Account, check_account_name
 from aircall_assets.catalog import CALLS, TABLES, Table
 from aircall_assets.credentials import DEFAULT_API_ID_ENV, DEFAULT_API_TOKEN_ENV, env_var_name
-from aircall_assets.reverse_sync.destinations import Destination
+from aircall_assets.reverse_sync.destinations import Destination, foreign_sources
 from aircall_assets.settings_errors import Loc, closest, describe, joined, problems, suggestion
 from aircall_assets.strict_yaml import read_yaml
 
@@ -279,6 +279,18 @@ class Settings(BaseModel):
             first.setdefault(destination.name, i)
         if found:
             raise problems(found)
+        return destinations
+
+    @field_validator("destinations")
+    @classmethod
+    def _destinations_read_their_own_account(
+        cls, destinations: list[Destination], info: Any
+    ) -> list[Destination]:
+        if "account" not in info.data:
+            return destinations  # the account's own mistake is what is reported
+        found = foreign_sources(destinations, Account(info.data["account"]))
+        if found:
+            raise problems([((index, "source"), message) for index, message in found])
         return destinations
 
     def table_settings(self, name: str) -> TableSettings:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import re
 import string
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import urlsplit
@@ -21,6 +22,7 @@ from urllib.parse import urlsplit
 import dagster as dg
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from aircall_assets.account import Account
 from aircall_assets.client.base_url import DEFAULT_BASE_URL
 
 TEMPLATES = ("create_contacts", "create_users", "update_contacts", "create_records")
@@ -297,6 +299,66 @@ class Destination(BaseModel):
         if not self.template:
             return None
         return TEMPLATE_FIELDS.get(self.route.kind)
+
+
+# The schemas every account's definitions take are ``aircall`` or start with ``aircall_``
+# (``account.py``): a source there is some account's table, whose account must be its own.
+INTEGRATION_SCHEMA = "aircall"
+
+
+def _owner(schema: str) -> tuple[str | None, str] | None:
+    """(account name or None for the default, part) of an account's schema, else None.
+
+    An account's name cannot end in ``reverse`` or ``sync``, so the part is unambiguous."""
+    if schema != INTEGRATION_SCHEMA and not schema.startswith(INTEGRATION_SCHEMA + "_"):
+        return None
+    rest = schema.removeprefix(INTEGRATION_SCHEMA).removeprefix("_")
+    for part in ("reverse", "sync"):
+        if rest == part or rest.endswith("_" + part):
+            return (rest.removesuffix(part).removesuffix("_") or None), part
+    return (rest or None), "extract"
+
+
+def foreign_sources(destinations: Sequence[Destination], account: Account) -> list[tuple[int, str]]:
+    """(index, what is wrong) of each destination whose source is a table of another account.
+
+    Each account sends with its own credentials to its own company: a source in another
+    account's schema would push that account's rows (its callers, its contacts) into this one's
+    company. Sources outside the integration's schemas (``crm.leads``) are the user's own tables
+    and stay allowed. A source written with the default account's names in a named account
+    (``aircall.contacts`` in account eu) is refused too, not mapped, with the name it most
+    likely meant: mapped, one name would read different tables in different accounts'
+    settings, and a destination copied from the default account's file would change meaning
+    without a word.
+    """
+    own = {
+        "extract": account.extract_schema,
+        "reverse": account.reverse_schema,
+        "sync": account.sync_schema,
+    }
+    found = []
+    for index, destination in enumerate(destinations):
+        schema, table = destination.table
+        owner = _owner(schema)
+        if owner is None or schema in own.values():
+            continue
+        name, part = owner
+        separator = destination.source[len(schema)]
+        meant = f"{own[part]}{separator}{table}"
+        found.append(
+            (
+                index,
+                f"'{destination.source}' is a table of {_label(name)}, not of "
+                f"{_label(account.name)}, which sends to its own Aircall company only: its "
+                f"destinations read its own schemas ({', '.join(own.values())}) or tables "
+                f"outside the aircall schemas; did you mean '{meant}'?",
+            )
+        )
+    return found
+
+
+def _label(account_name: str | None) -> str:
+    return f"account '{account_name}'" if account_name else "the default account"
 
 
 def _placeholders(path: str) -> list[str]:

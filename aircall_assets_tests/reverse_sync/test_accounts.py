@@ -13,6 +13,7 @@ from aircall_assets.account import DEFAULT_ACCOUNT, Account
 from aircall_assets.reverse_sync.definitions import build_reverse_sync
 from aircall_assets.reverse_sync.store import lock_name
 from aircall_assets.reverse_sync.unknown_callers import build_unknown_callers_asset
+from aircall_assets.settings import SettingsError
 from aircall_assets_tests.reverse_sync.helpers import (
     contacts_with,
     failure_text,
@@ -105,6 +106,40 @@ def test_each_account_syncs_its_own_rows_into_its_own_schemas_and_company(compan
 
     again = run_sync(eu_settings, eu, each_db, "leads")
     assert output_metadata(again)["unchanged"] == len(eu_rows)
+
+
+@pytest.mark.parametrize(
+    ("account", "source", "meant"),
+    [
+        ("eu", "aircall.contacts", "aircall_eu.contacts"),
+        ("eu", "aircall_reverse/unknown_callers", "aircall_eu_reverse/unknown_callers"),
+        ("eu", "aircall_us_sync.responses", "aircall_eu_sync.responses"),
+        (None, "aircall_eu_reverse/unknown_callers", "aircall_reverse/unknown_callers"),
+    ],
+)
+def test_a_source_of_another_account_is_refused_when_the_settings_load(account, source, meant):
+    credentials = {"account": account, **EU_CREDENTIALS} if account else {}
+    with pytest.raises(SettingsError) as info:
+        settings_with(destination("crm.leads"), destination(source) | {"name": "b"}, **credentials)
+    text = str(info.value)
+    assert "destinations.1.source" in text, text
+    assert f"'{source}' is a table of " in text and f"did you mean '{meant}'?" in text
+    assert ("account 'eu'" if account else "the default account") in text
+
+
+def test_an_account_reads_its_own_schemas_and_tables_of_its_own():
+    sources = [
+        "crm.leads",
+        "aircall_eu.contacts",
+        "aircall_eu_reverse/unknown_callers",
+        "aircall_eu_sync.responses",
+    ]
+    settings = settings_with(
+        *(destination(s) | {"name": f"d{i}"} for i, s in enumerate(sources)),
+        account="eu",
+        **EU_CREDENTIALS,
+    )
+    assert [d.source for d in settings.destinations] == sources
 
 
 def test_a_named_account_takes_its_own_names_and_resources(companies, db):
