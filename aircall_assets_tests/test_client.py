@@ -16,9 +16,10 @@ from aircall_assets.client.errors import (
 )
 from aircall_assets.client.pages import get_object, iter_all
 from aircall_assets.client.windows import SPLIT_TARGET, iter_window
+from aircall_assets.simulator.config import utc_today
 from aircall_assets_tests.helpers import client_for
 
-START = date.today() - timedelta(days=4)
+START = utc_today() - timedelta(days=4)  # the simulator's days are UTC days
 
 
 def ts(d: date, days: int = 0) -> int:

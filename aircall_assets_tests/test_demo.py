@@ -63,7 +63,7 @@ def test_the_demo_loads_the_warehouse_the_environment_names(
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     # unset, as for a user's first demo; set then unset, so that the test's end undoes the demo's
-    for name in [WAREHOUSE_URL_ENV, *demo_module.demo_environment("", date.today())]:
+    for name in [WAREHOUSE_URL_ENV, *demo_module.demo_environment("", date(2026, 1, 1))]:
         if name not in env:
             monkeypatch.setenv(name, "")
             monkeypatch.delenv(name)
