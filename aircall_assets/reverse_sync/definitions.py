@@ -32,7 +32,7 @@ from typing import Any
 
 import dagster as dg
 
-from aircall_assets.account import DEFAULT_ACCOUNT, Account
+from aircall_assets.account import Account
 from aircall_assets.catalog import CALLS, CONTACTS
 from aircall_assets.resources import warehouse_kind
 from aircall_assets.reverse_sync.destinations import Destination
@@ -53,12 +53,6 @@ SYNC_OP = "reverse_sync"
 TEST_SEND_OP = "test_send"
 SENSOR_PREFIX = "aircall_reverse_sync__"
 DESTINATION_TAG = "aircall/destination"
-
-
-def sensor_name(destination: str) -> str:
-    """The default account's sensor of ``destination`` (``ReverseSyncNames.sensor`` names
-    every account's)."""
-    return ReverseSyncNames(DEFAULT_ACCOUNT).sensor(destination)
 
 
 @dataclass(frozen=True)

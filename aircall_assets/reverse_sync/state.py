@@ -35,12 +35,10 @@ from typing import Any
 
 import orjson
 
-from aircall_assets.account import DEFAULT_ACCOUNT
 from aircall_assets.reverse_sync.payloads import json_safe
 from aircall_assets.reverse_sync.store import Sql, SyncSession
 from aircall_assets.sql import quote
 
-SCHEMA = DEFAULT_ACCOUNT.sync_schema  # the default account's; each account has its own
 STATE_TABLE = "state"
 RESPONSES_TABLE = "responses"
 STATE_KEY = ("destination", "row_key")

@@ -18,14 +18,13 @@ from typing import Any
 
 import dagster as dg
 
-from aircall_assets.account import DEFAULT_ACCOUNT, Account
+from aircall_assets.account import Account
 from aircall_assets.catalog import CALLS, CONTACTS
 from aircall_assets.resources import warehouse_kind, warehouse_pool
 from aircall_assets.reverse_sync.store import Sql, SyncWarehouse
 from aircall_assets.sql import literal, quote
 
 TABLE = "unknown_callers"
-UNKNOWN_CALLERS_KEY = DEFAULT_ACCOUNT.reverse_key(TABLE)  # the default account's
 FIRST_NAME = "Unknown caller"
 LABEL = "Caller"
 REQUIRED_COLUMNS = {

@@ -48,7 +48,6 @@ def mode_prepare(p: dict) -> None:
 
     from aircall_assets.catalog import CALLS, CONTACTS
     from aircall_assets.definitions import build_definitions
-    from aircall_assets.reverse_sync.unknown_callers import UNKNOWN_CALLERS_KEY
     from aircall_assets.settings import load_settings
 
     defs = build_definitions(load_settings())
@@ -69,7 +68,7 @@ def mode_prepare(p: dict) -> None:
         },
     )
     materialize(dg.AssetKey(["aircall", CONTACTS.name]), partition_key=p["first_day"])
-    materialize(UNKNOWN_CALLERS_KEY)
+    materialize(dg.AssetKey(["aircall_reverse", "unknown_callers"]))
     db = p["env"]["AIRCALL_DUCKDB_PATH"]
     emit(
         calls=_count(db, "aircall.calls"),
