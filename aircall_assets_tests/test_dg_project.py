@@ -28,6 +28,8 @@ ACCOUNTS = {
 KEYED = ("users", "numbers", "contacts", "calls")
 FULL = ("tags", "teams", "company_info")
 VENV_BIN = Path(sys.executable).parent
+# One process per run, not one per step: the same assets, without a Python start per step.
+IN_PROCESS = ("--config-json", '{"execution": {"config": {"in_process": {}}}}')
 
 
 def _write_project(root: Path) -> None:
@@ -161,9 +163,18 @@ def test_a_project_of_its_own_runs_two_accounts_with_dg(
         keyed = ",".join(f"aircall_{name}/{t}" for t in KEYED)
         full = ",".join(f"aircall_{name}/{t}" for t in FULL)
         printed.append(
-            _dg(project, env, "launch", "--assets", keyed, "--partition-range", f"{first}...{last}")
+            _dg(
+                project,
+                env,
+                "launch",
+                "--assets",
+                keyed,
+                "--partition-range",
+                f"{first}...{last}",
+                *IN_PROCESS,
+            )
         )
-        printed.append(_dg(project, env, "launch", "--assets", full))
+        printed.append(_dg(project, env, "launch", "--assets", full, *IN_PROCESS))
 
     for name, sim in sims.items():
         schema = f"aircall_{name}"
