@@ -16,6 +16,7 @@ from typing import Annotated, Any
 import dagster as dg
 from pydantic import BaseModel
 
+from aircall_assets.account import check_account_name
 from aircall_assets.credentials import env_template
 from aircall_assets.settings import Settings, parse_settings, suggested_history_start
 
@@ -53,6 +54,8 @@ class AircallComponentScaffolder(dg.Scaffolder[AircallScaffoldParams]):
 
     def scaffold(self, request: dg.ScaffoldRequest[AircallScaffoldParams]) -> None:
         account = request.params.account if request.params else None
+        if account is not None:
+            check_account_name(account)  # the file would not load: say so now
         Path(request.target_path).mkdir(parents=True, exist_ok=True)
         (Path(request.target_path) / "defs.yaml").write_text(
             scaffolded_defs_yaml(request.type_name, account), encoding="utf-8"
@@ -112,4 +115,6 @@ class AircallComponent(dg.Component, dg.Resolvable, dg.Model):
         # imported here: listing or scaffolding the component builds no definitions
         from aircall_assets.definitions import build_account_definitions
 
-        return build_account_definitions(self.settings(str(Path(context.path) / "defs.yaml")))
+        # the keys of a message are those under the file's ``attributes:``
+        source = f"{Path(context.path) / 'defs.yaml'} (attributes)"
+        return build_account_definitions(self.settings(source))
