@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
+import time
 from datetime import date
 from pathlib import Path
 
@@ -146,3 +148,13 @@ def materialize_cli(env: dict[str, str], selection: str, first: date, last: date
         timeout=300,
     )
     assert out.returncode == 0, out.stderr[-3000:]
+
+
+def still_running_after(thread: threading.Thread, seconds: float, until_done: bool = False) -> bool:
+    """Whether ``thread`` still runs ``seconds`` later (or, ``until_done``, as soon as it
+    ends). Polled with sleeps: under libfaketime (the suite run a month ahead) a timed
+    ``Thread.join`` never returns."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and not (until_done and not thread.is_alive()):
+        time.sleep(0.02)
+    return thread.is_alive()

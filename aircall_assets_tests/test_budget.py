@@ -32,7 +32,7 @@ from aircall_assets.client.pages import iter_all
 from aircall_assets.resources import aircall_resource, warehouse_io_manager
 from aircall_assets.settings import parse_settings
 from aircall_assets.warehouse.url import WAREHOUSE_URL_ENV, mask
-from aircall_assets_tests.helpers import client_for, query, resource_for
+from aircall_assets_tests.helpers import client_for, query, resource_for, still_running_after
 from aircall_assets_tests.warehouses import KINDS
 
 LIMIT, WINDOW = 20, 0.5
@@ -124,24 +124,14 @@ def test_a_process_killed_while_holding_the_budget_leaks_nothing(store):
     assert holding.wait(60), "the child never took the budget's lock"
     waiter = threading.Thread(target=budget.acquire, daemon=True)
     waiter.start()
-    assert _still_running_after(waiter, 0.5), "the lock was not held: the test proves nothing"
+    assert still_running_after(waiter, 0.5), "the lock was not held: the test proves nothing"
     child.kill()  # SIGKILL, inside its transaction (PostgreSQL) or its flock (file)
     child.join(10)
     assert child.exitcode == -signal.SIGKILL
     began = time.monotonic()
     # the dead process's lock was dropped; the slots expired meanwhile
-    assert not _still_running_after(waiter, 5, until_done=True)
+    assert not still_running_after(waiter, 5, until_done=True)
     assert time.monotonic() - began < 2
-
-
-def _still_running_after(thread: threading.Thread, seconds: float, until_done=False) -> bool:
-    """Whether ``thread`` still runs ``seconds`` later (or, ``until_done``, as soon as it
-    ends). Polled with sleeps: under libfaketime (the suite run a month ahead) a timed
-    ``Thread.join`` never returns."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline and not (until_done and not thread.is_alive()):
-        time.sleep(0.02)
-    return thread.is_alive()
 
 
 def test_one_companys_budget_does_not_slow_another(store):

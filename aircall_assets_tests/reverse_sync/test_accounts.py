@@ -14,6 +14,7 @@ from aircall_assets.reverse_sync.definitions import build_reverse_sync
 from aircall_assets.reverse_sync.store import lock_name
 from aircall_assets.reverse_sync.unknown_callers import build_unknown_callers_asset
 from aircall_assets.settings import SettingsError
+from aircall_assets_tests.helpers import still_running_after
 from aircall_assets_tests.reverse_sync.helpers import (
     contacts_with,
     failure_text,
@@ -259,8 +260,9 @@ def test_two_accounts_destinations_of_one_name_never_wait_for_each_other(compani
     # Its own lock held, it does wait (the lock is real), and runs once the lock is given back.
     with warehouse.destination_lock(lock_name(EU, "leads"), "the test", _Log()):
         thread, done = sync_in_a_thread()
-        thread.join(2)
-        assert not done, "account eu's sync did not wait for its own destination's lock"
+        assert still_running_after(thread, 2) and not done, (
+            "account eu's sync did not wait for its own destination's lock"
+        )
     thread.join(WAIT_S)
     assert done and done[0].success, failure_text(done[0]) if done else "never finished"
     logs = [entry.user_message for entry in instance.all_logs(done[0].run_id)]
