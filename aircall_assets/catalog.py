@@ -25,6 +25,7 @@ WAREHOUSE_TYPE_OF_SEED_TYPE: Mapping[str, str] = {
     "TIMESTAMP": "TIMESTAMPTZ",
     "RECORD": "JSON",
 }
+DOUBLE = "DOUBLE"  # fractional numbers the Daton spec has no type for (utterance times)
 
 
 class Replication(str, Enum):
@@ -62,6 +63,51 @@ class WindowBounds:
 
 
 @dataclass(frozen=True)
+class ChildColumn:
+    """A column of a child table and where its value comes from, in a parent record.
+
+    ``source`` is ``parent.<field>`` (a field of the parent record: its key, its date),
+    ``item`` (the list element itself, for lists of strings), ``item.<path>`` (a dotted path
+    inside the element) or ``position`` (the element's 0-based index in the list).
+    ``id_of_object``: the value is a user (or team) that the API may send whole or as its id;
+    either way the column holds the id.
+    """
+
+    field: Field
+    source: str
+    id_of_object: bool = False
+
+
+@dataclass(frozen=True)
+class ChildTable:
+    """One row per element of a list field of a parent table's records (``calls.tags`` →
+    ``call_tag``), named as in Fivetran's Aircall schema so that SQL written for it runs.
+
+    A child is written in the same transaction as its parent and replaced with it, so it never
+    holds rows of a parent version that is gone. The parent keeps its JSON column.
+    """
+
+    name: str
+    purpose: str
+    list_field: str  # dotted path of the list in the parent record (``content.utterances``)
+    columns: tuple[ChildColumn, ...] = field(repr=False)
+    key: tuple[str, ...]  # columns that identify a row (with the parent's key)
+
+    @property
+    def fields(self) -> tuple[Field, ...]:
+        return tuple(c.field for c in self.columns)
+
+    @property
+    def field_names(self) -> tuple[str, ...]:
+        return tuple(c.field.name for c in self.columns)
+
+    @property
+    def parent_key(self) -> ChildColumn:
+        """The column holding the parent record's primary key (``call_id``)."""
+        return self.columns[0]
+
+
+@dataclass(frozen=True)
 class Table:
     name: str
     purpose: str
@@ -76,6 +122,10 @@ class Table:
     # Days back from today the API still serves (None: all of it). Older windows answer 200
     # and empty, which is no evidence that their rows are gone: a load keeps them.
     served_days: int | None = None
+    children: tuple[ChildTable, ...] = field(default=(), repr=False)
+    # Fields the API sends that are secrets (a webhook's token): dropped from each record as it
+    # is read, before anything is spooled, stored, logged or compared; never selectable.
+    secret_fields: tuple[str, ...] = ()
 
     def oldest_served_day(self, today: date) -> date | None:
         """The first day whose records the API still serves, or None if it serves them all."""
@@ -137,6 +187,34 @@ JSON = "JSON"
 BIGINT = "BIGINT"
 VARCHAR = "VARCHAR"
 BOOLEAN = "BOOLEAN"
+TIMESTAMPTZ = "TIMESTAMPTZ"
+
+
+def _col(
+    name: str, warehouse_type: str, source: str, description: str, id_of_object: bool = False
+) -> ChildColumn:
+    return ChildColumn(Field(name, warehouse_type, None, description), source, id_of_object)
+
+
+def _parent_key(name: str, description: str) -> ChildColumn:
+    return _col(name, BIGINT, "parent.id", description)
+
+
+def _labelled_details(name: str, parent: str, list_field: str, what: str) -> ChildTable:
+    """``contact_number`` / ``contact_email``: a contact's ``{id, label, value}`` entries."""
+    return ChildTable(
+        name=name,
+        purpose=f"One row per {what} of a contact ({parent}.{list_field}), with its label.",
+        list_field=list_field,
+        columns=(
+            _parent_key("contact_id", "The contact."),
+            _col("id", BIGINT, "item.id", f"Identifier of the {what}."),
+            _col("label", VARCHAR, "item.label", "Label, e.g. Work or Mobile."),
+            _col("value", VARCHAR, "item.value", f"The {what} itself."),
+            _col("contact_created_at", TIMESTAMPTZ, "parent.created_at", "Partition column."),
+        ),
+        key=("contact_id", "id"),
+    )
 
 USERS = Table(
     name="users",
@@ -219,6 +297,20 @@ NUMBERS = Table(
         _f("users", "RECORD", "Users assigned to the number (abridged)."),
         _extra("priority", BIGINT, "Routing priority (null when unset)."),
     ),
+    children=(
+        ChildTable(
+            name="user_number",
+            purpose="Which users answer which number: one row per user of a number "
+            "(numbers.users).",
+            list_field="users",
+            columns=(
+                _parent_key("number_id", "The number."),
+                _col("user_id", BIGINT, "item.id", "A user assigned to it.", id_of_object=True),
+                _col("number_created_at", TIMESTAMPTZ, "parent.created_at", "Partition column."),
+            ),
+            key=("number_id", "user_id"),
+        ),
+    ),
 )
 
 TEAMS = Table(
@@ -240,6 +332,18 @@ TEAMS = Table(
         _f("direct_link", "STRING", "API URL of the team."),
         _f("created_at", "TIMESTAMP", "When the team was created (UTC)."),
         _f("users", "RECORD", "Members of the team (abridged users)."),
+    ),
+    children=(
+        ChildTable(
+            name="team_user",
+            purpose="Team membership: one row per user of a team (teams.users).",
+            list_field="users",
+            columns=(
+                _parent_key("team_id", "The team."),
+                _col("user_id", BIGINT, "item.id", "A member of the team.", id_of_object=True),
+            ),
+            key=("team_id", "user_id"),
+        ),
     ),
 )
 
@@ -268,6 +372,10 @@ CONTACTS = Table(
         _f("updated_at", "TIMESTAMP", "When the contact was last changed (UTC)."),
         _f("emails", "STRING", "Emails [{id, label, value}] as JSON.", warehouse_type=JSON),
         _f("phone_numbers", "RECORD", "Phone numbers [{id, label, value}]."),
+    ),
+    children=(
+        _labelled_details("contact_number", "contacts", "phone_numbers", "phone number"),
+        _labelled_details("contact_email", "contacts", "emails", "email"),
     ),
 )
 
@@ -319,6 +427,52 @@ CALLS = Table(
         _extra("recording_short_url", VARCHAR, "Short public URL of the recording."),
         _extra("voicemail_short_url", VARCHAR, "Short public URL of the voicemail."),
     ),
+    children=(
+        ChildTable(
+            name="call_tag",
+            purpose="Tags on calls: one row per tag of a call (calls.tags), with who tagged it "
+            "and when.",
+            list_field="tags",
+            columns=(
+                _parent_key("call_id", "The call."),
+                _col("tag_id", BIGINT, "item.id", "The tag (aircall.tags.id)."),
+                _col("created_at", TIMESTAMPTZ, "item.created_at", "When it was tagged (UTC)."),
+                _col(
+                    "tagged_by", BIGINT, "item.tagged_by", "User who tagged it.", id_of_object=True
+                ),
+                _col("call_started_at", TIMESTAMPTZ, "parent.started_at", "Partition column."),
+            ),
+            key=("call_id", "tag_id"),
+        ),
+        ChildTable(
+            name="call_comment",
+            purpose="Notes agents wrote on calls: one row per comment (calls.comments).",
+            list_field="comments",
+            columns=(
+                _parent_key("call_id", "The call."),
+                _col("comment_id", BIGINT, "item.id", "Identifier of the comment."),
+                _col("content", VARCHAR, "item.content", "Text of the comment."),
+                _col("posted_at", TIMESTAMPTZ, "item.posted_at", "When it was posted (UTC)."),
+                _col(
+                    "posted_by", BIGINT, "item.posted_by", "User who wrote it.", id_of_object=True
+                ),
+                _col("call_started_at", TIMESTAMPTZ, "parent.started_at", "Partition column."),
+            ),
+            key=("call_id", "comment_id"),
+        ),
+        ChildTable(
+            name="call_team",
+            purpose="Teams an inbound call was routed to: one row per team of a call "
+            "(calls.teams).",
+            list_field="teams",
+            columns=(
+                _parent_key("call_id", "The call."),
+                _col("team_id", BIGINT, "item.id", "The team.", id_of_object=True),
+                _col("call_started_at", TIMESTAMPTZ, "parent.started_at", "Partition column."),
+            ),
+            key=("call_id", "team_id"),
+        ),
+    ),
 )
 
 COMPANY_INFO = Table(
@@ -341,9 +495,199 @@ COMPANY_INFO = Table(
     ),
 )
 
+USER_AVAILABILITY = Table(
+    name="user_availability",
+    purpose=(
+        "Each user's availability right now (available, offline, do_not_disturb, in_call, "
+        "after_call_work): a snapshot, replaced whole on each load."
+    ),
+    path="/v1/users/availabilities",
+    list_key="users",
+    replication=Replication.FULL,
+    primary_key="id",
+    date_field=None,
+    bounds=None,
+    paginated=True,
+    fields=(
+        _f("id", "NUMERIC", "The user (aircall.users.id)."),
+        _f("availability", "STRING", "The user's availability when the table was loaded."),
+    ),
+)
+
+WEBHOOKS = Table(
+    name="webhooks",
+    purpose=(
+        "The webhooks the company registered: receiver URL, events and whether each is active; "
+        "one row per webhook, replaced whole on each load. The token that authenticates "
+        "Aircall's calls to the receiver is never read into the warehouse."
+    ),
+    path="/v1/webhooks",
+    list_key="webhooks",
+    replication=Replication.FULL,
+    primary_key="webhook_id",
+    date_field=None,
+    bounds=None,
+    paginated=True,
+    fields=(
+        _f("webhook_id", "STRING", "Unique identifier of the webhook (a UUID)."),
+        _f("id", "NUMERIC", "Former integer identifier (deprecated by Aircall)."),
+        _f("direct_link", "STRING", "API URL of the webhook."),
+        _f("url", "STRING", "The receiver's URL."),
+        _f("active", "BOOLEAN", "Whether Aircall sends events to it."),
+        _f("events", "RECORD", "Events it subscribes to, e.g. [\"call.created\"]."),
+        _f("created_at", "TIMESTAMP", "When the webhook was created (UTC)."),
+    ),
+    secret_fields=("token",),
+)
+
 TABLES: Mapping[str, Table] = {
-    t.name: t for t in (USERS, TAGS, NUMBERS, TEAMS, CONTACTS, CALLS, COMPANY_INFO)
+    t.name: t
+    for t in (
+        USERS,
+        TAGS,
+        NUMBERS,
+        TEAMS,
+        CONTACTS,
+        CALLS,
+        COMPANY_INFO,
+        USER_AVAILABILITY,
+        WEBHOOKS,
+    )
 }
+
+# Each child table's parent, by the child's name.
+CHILD_PARENTS: Mapping[str, str] = {
+    child.name: table.name for table in TABLES.values() for child in table.children
+}
+
+
+def _per_call(
+    name: str, purpose: str, resource: str, fields: tuple[Field, ...], primary_key: str | None
+) -> Table:
+    """A table filled from one request per call (``/v1/calls/{call_id}/<resource>``), dated by
+    its call so that it is partitioned and replaced with the calls."""
+    return Table(
+        name=name,
+        purpose=purpose,
+        path=f"/v1/calls/{{call_id}}/{resource}",
+        list_key=resource.removesuffix("s") if resource != "sentiments" else "sentiment",
+        replication=Replication.KEY_BASED,
+        primary_key=primary_key,
+        date_field="call_started_at",
+        bounds=None,
+        paginated=False,
+        fields=(
+            _extra("call_id", BIGINT, "The call (aircall.calls.id)."),
+            *fields,
+            _extra("call_started_at", TIMESTAMPTZ, "When the call started (UTC): partitions it."),
+        ),
+    )
+
+
+CALL_PARTICIPANT_FIELDS = (
+    _extra("position", BIGINT, "0-based order in the API's list for the call."),
+    _extra("participant_type", VARCHAR, "internal (a user) or external (the other party)."),
+    _extra("user_id", BIGINT, "The user, for an internal participant."),
+    _extra("phone_number", VARCHAR, "The number, for an external participant."),
+)
+
+# Conversation intelligence (Aircall's AI package), by the settings key that enables it; each
+# costs one request per call. Rows are replaced with the calls of their range.
+INSIGHTS: Mapping[str, tuple[Table, ...]] = {
+    "transcription": (
+        _per_call(
+            "call_transcription",
+            "The transcription of a call or voicemail: one row per call that has one.",
+            "transcription",
+            (
+                _extra("id", BIGINT, "Identifier of the transcription."),
+                _extra("type", VARCHAR, "call or voicemail."),
+                _extra("language", VARCHAR, "Language of the transcription, e.g. en."),
+                _extra("call_created_at", TIMESTAMPTZ, "When the call was created (UTC)."),
+            ),
+            "call_id",
+        ),
+        _per_call(
+            "call_transcription_utterance",
+            "What was said, one row per utterance of a call's transcription, in order.",
+            "transcription",
+            (
+                *CALL_PARTICIPANT_FIELDS,
+                _extra("start_time", DOUBLE, "Seconds from the start of the call."),
+                _extra("end_time", DOUBLE, "Seconds from the start of the call."),
+                _extra("text", VARCHAR, "What the participant said."),
+            ),
+            None,
+        ),
+    ),
+    "sentiments": (
+        _per_call(
+            "call_sentiment",
+            "How each participant of a call felt: one row per participant (POSITIVE, NEUTRAL "
+            "or NEGATIVE).",
+            "sentiments",
+            (
+                _extra("id", BIGINT, "Identifier of the sentiment analysis."),
+                *CALL_PARTICIPANT_FIELDS,
+                _extra("value", VARCHAR, "POSITIVE, NEUTRAL or NEGATIVE."),
+            ),
+            None,
+        ),
+    ),
+    "topics": (
+        _per_call(
+            "call_topic",
+            "The key topics of a call: one row per topic.",
+            "topics",
+            (
+                _extra("id", BIGINT, "Identifier of the topic analysis."),
+                _extra("position", BIGINT, "0-based order in the API's list for the call."),
+                _extra("topic", VARCHAR, "The topic, e.g. billing."),
+                _extra("created_at", TIMESTAMPTZ, "When the topics were generated (UTC)."),
+            ),
+            None,
+        ),
+    ),
+    "summary": (
+        _per_call(
+            "call_summary",
+            "The AI summary of a call: one row per call that has one.",
+            "summary",
+            (
+                _extra("id", BIGINT, "Identifier of the summary."),
+                _extra("content", VARCHAR, "The summary text."),
+                _extra("created_at", TIMESTAMPTZ, "When the summary was generated (UTC)."),
+            ),
+            "call_id",
+        ),
+    ),
+}
+
+CALL_RECORDING = Table(
+    name="call_recording",
+    purpose=(
+        "Recordings and voicemails archived while their signed links were fresh: one row per "
+        "call and kind, with where the file is, its size and SHA-256, or why it could not be "
+        "archived."
+    ),
+    path="",  # the calls' own signed links, not an API path
+    list_key="",
+    replication=Replication.KEY_BASED,
+    primary_key=None,
+    date_field="call_started_at",
+    bounds=None,
+    paginated=False,
+    fields=(
+        _extra("call_id", BIGINT, "The call (aircall.calls.id)."),
+        _extra("kind", VARCHAR, "recording or voicemail."),
+        _extra("uri", VARCHAR, "Where the audio is archived (AIRCALL_ARCHIVE_URL/...)."),
+        _extra("bytes", BIGINT, "Size of the archived file."),
+        _extra("sha256", VARCHAR, "SHA-256 of the archived file, hex."),
+        _extra("archived_at", TIMESTAMPTZ, "When it was archived (UTC)."),
+        _extra("error", VARCHAR, "Why it could not be archived (null when archived)."),
+        _extra("call_started_at", TIMESTAMPTZ, "When the call started (UTC): partitions it."),
+    ),
+)
 
 
 def get_table(name: str) -> Table:

@@ -86,6 +86,10 @@ def scaffolded_defs_yaml(type_name: str, account: str | None, today: date | None
         "    timezone: UTC",
         "  # tables: {calls: {columns: [id, direction, started_at, duration, user]}}",
         "  # destinations: []  # reverse sync, see the README",
+        "  # AI results, one request per call each: {transcription: true, sentiments: true,",
+        "  #   topics: true, summary: true}",
+        "  # conversation_intelligence: {summary: true}",
+        "  # recordings: {enabled: true}  # archive audio to AIRCALL_ARCHIVE_URL after each load",
         "",
     ]
     return "\n".join(lines)
@@ -106,6 +110,8 @@ class AircallComponent(dg.Component, dg.Resolvable, dg.Model):
     schedule: dict[str, Any] | None = None
     tables: dict[str, dict[str, Any]] | None = None
     destinations: list[dict[str, Any]] | None = None
+    conversation_intelligence: dict[str, bool] | None = None
+    recordings: dict[str, Any] | None = None
 
     def settings(self, source: str = "AircallComponent attributes") -> Settings:
         """The attributes validated as settings; ``source`` names the file in any message."""

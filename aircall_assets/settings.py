@@ -29,7 +29,7 @@ from pydantic import (
 )
 
 from aircall_assets.account import Account, check_account_name
-from aircall_assets.catalog import CALLS, TABLES, Table
+from aircall_assets.catalog import CALLS, CHILD_PARENTS, INSIGHTS, TABLES, Table
 from aircall_assets.credentials import DEFAULT_API_ID_ENV, DEFAULT_API_TOKEN_ENV, env_var_name
 from aircall_assets.reverse_sync.destinations import Destination, foreign_sources
 from aircall_assets.settings_errors import Loc, closest, describe, joined, problems, suggestion
@@ -114,6 +114,38 @@ class ScheduleSettings(BaseModel):
         return self
 
 
+class ConversationIntelligenceSettings(BaseModel):
+    """Which AI results to read (Aircall's AI package). Each costs one request per call of the
+    range from the company's shared budget, so each is off until chosen."""
+
+    model_config = STRICT
+
+    transcription: bool = False
+    sentiments: bool = False
+    topics: bool = False
+    summary: bool = False
+
+    @property
+    def chosen(self) -> tuple[str, ...]:
+        """The enabled results, in catalog order (``INSIGHTS``)."""
+        return tuple(name for name in INSIGHTS if getattr(self, name))
+
+
+class RecordingSettings(BaseModel):
+    """Archiving the calls' recordings and voicemails before their signed links expire."""
+
+    model_config = STRICT
+
+    enabled: bool = False
+    max_failure_share: float = Field(
+        default=0.05,
+        ge=0.0,
+        le=1.0,
+        description="The run fails when more than this share of a range's recordings could "
+        "not be archived; below it, each failure is a row with its reason.",
+    )
+
+
 @cache
 def _smallest_gap(cron: str) -> timedelta:
     """As Dagster measures it for a freshness policy (in UTC, by sampling ticks)."""
@@ -188,6 +220,10 @@ class Settings(BaseModel):
     schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
     tables: dict[str, TableSettings] = Field(default_factory=dict)
     destinations: list[Destination] = Field(default_factory=list)
+    conversation_intelligence: ConversationIntelligenceSettings = Field(
+        default_factory=ConversationIntelligenceSettings
+    )
+    recordings: RecordingSettings = Field(default_factory=RecordingSettings)
 
     @field_validator("account")
     @classmethod
@@ -309,6 +345,16 @@ def _unknown_tables_and_columns(tables: Any) -> list[tuple[Loc, str]]:
     found: list[tuple[Loc, str]] = []
     for name, entry in tables.items() if isinstance(tables, dict) else ():
         table = TABLES.get(name)
+        parent = CHILD_PARENTS.get(name)
+        if parent is not None:
+            found.append(
+                (
+                    (name,),
+                    f"{name} is written with its parent table {parent}, in the same "
+                    f"transaction; enable, disable or select columns of {parent} instead",
+                )
+            )
+            continue
         if table is None:
             found.append(((name,), "unknown table" + suggestion(str(name), list(TABLES), "tables")))
             continue

@@ -5,8 +5,8 @@ from aircall_assets.catalog import TABLES, Replication, get_table
 SEED_TABLES = {"users", "tags", "numbers", "teams", "contacts", "calls", "company_info"}
 
 
-def test_catalog_lists_the_seven_seed_tables():
-    assert set(TABLES) == SEED_TABLES
+def test_catalog_lists_the_seven_seed_tables_and_every_other_list_the_api_has():
+    assert set(TABLES) == SEED_TABLES | {"user_availability", "webhooks"}
 
 
 @pytest.mark.parametrize(

@@ -43,7 +43,7 @@ def mistakes(data: object) -> list[str]:
 
 def test_defaults_enable_every_table_with_seed_columns():
     settings = parse_settings({"history_start": START})
-    assert len(settings.enabled_tables) == 7
+    assert len(settings.enabled_tables) == 9
     assert settings.lookback_days == 3
     assert settings.columns_for(settings.enabled_tables[0]) is None
     assert settings.history_start == date(2026, 6, 1)
@@ -153,9 +153,16 @@ def test_a_column_like_no_valid_one_lists_the_columns_and_a_table_the_tables():
         {"history_start": START, "tables": {"voicemails": {}, "calls": {"columns": ["xyz"]}}}
     ) == [
         f"{SOURCE}: tables.voicemails: unknown table; valid tables: users, tags, numbers, teams, "
-        "contacts, calls, company_info",
+        "contacts, calls, company_info, user_availability, webhooks",
         f"{SOURCE}: tables.calls.columns: unknown column 'xyz' of table calls; valid columns: "
         + ", ".join(CALLS.field_names),
+    ]
+
+
+def test_a_child_table_is_named_with_the_parent_that_writes_it():
+    assert mistakes({"history_start": START, "tables": {"call_tag": {"enabled": False}}}) == [
+        f"{SOURCE}: tables.call_tag: call_tag is written with its parent table calls, in the "
+        "same transaction; enable, disable or select columns of calls instead"
     ]
 
 
