@@ -114,6 +114,24 @@ def _unserved_before(
     return min(served_from, window.end)
 
 
+def partition_range(
+    context: dg.AssetExecutionContext, settings: Settings, table: Table
+) -> tuple[dg.TimeWindow, bool, ReplaceRange]:
+    """The run's partition window, whether it reaches back before the history start (the first
+    partition also owns every record dated before it), and the rows of ``table`` it replaces:
+    for any asset partitioned by a date of ``table.date_field``."""
+    assert table.date_field is not None, f"{table.name} is not partitioned"
+    window = context.partition_time_window
+    include_older = window.start == _midnight(settings.history_start)
+    replace = ReplaceRange(
+        table.date_field,
+        None if include_older else window.start,
+        window.end,
+        keep_before=_unserved_before(context, table, window, include_older),
+    )
+    return window, include_older, replace
+
+
 def _check_required_fields(table: Table, records: list[dict[str, Any]]) -> None:
     """Refuse a record without its primary key or its date: it cannot be placed.
 
@@ -187,7 +205,6 @@ def build_extract_asset(table: Table, settings: Settings) -> dg.AssetsDefinition
     default_columns = settings.columns_for(table)
     default_fields = table.resolve_columns(default_columns)
     partitions = daily_partitions(settings) if table.is_partitioned else None
-    first_partition_start = _midnight(settings.history_start) if partitions else None
 
     @dg.asset(
         key=key,
@@ -230,15 +247,7 @@ def build_extract_asset(table: Table, settings: Settings) -> dg.AssetsDefinition
         progress = Progress(context.log.info, table.name, client)
         replace = None
         if partitions is not None:
-            window = context.partition_time_window
-            # The first partition also owns every record dated before the history start.
-            include_older = window.start == first_partition_start
-            replace = ReplaceRange(
-                table.date_field,
-                None if include_older else window.start,
-                window.end,
-                keep_before=_unserved_before(context, table, window, include_older),
-            )
+            window, include_older, replace = partition_range(context, settings, table)
             spool = Spool.resumable(
                 {
                     "company": company_key(client.base_url, aircall.api_id),

@@ -307,3 +307,23 @@ def test_a_load_killed_inside_its_postgres_transaction_leaves_the_previous_rows(
     assert rows(wh) == [(1, 1), (2, 2), (5, 5)]
     result = wh.store.replace("aircall", "calls", load([call(3, 1, duration=3)]))
     assert rows(wh) == [(3, 3), (5, 5)] and result.rows_replaced == 2
+
+
+def test_read_range_gives_the_rows_of_a_window_oldest_first(warehouse):
+    wh = warehouse.store
+    with pytest.raises(LookupError, match="materialize"):
+        wh.read_range("aircall", "calls", ["id"], "started_at", None, day(9))
+    wh.replace("aircall", "calls", load([call(3, 3), call(1, 1), call(2, 2)], end=4))
+    assert wh.read_range("aircall", "calls", ["id"], "started_at", day(2), day(4)) == [(2,), (3,)]
+    assert wh.read_range("aircall", "calls", ["id", "duration"], "started_at", None, day(2)) == [
+        (1, None)
+    ]
+
+
+def test_replace_with_query_builds_a_table_from_sql_both_databases_run(warehouse):
+    wh = warehouse.store
+    wh.replace("aircall", "calls", load([call(1, 1, duration=5), call(2, 1, duration=7)], end=4))
+    select = "SELECT count(*) AS calls, sum(duration) AS seconds FROM aircall.calls"
+    assert wh.replace_with_query("aircall_analytics", "totals", select) == 1
+    assert wh.replace_with_query("aircall_analytics", "totals", select) == 1
+    assert warehouse.query("SELECT calls, seconds FROM aircall_analytics.totals") == [(2, 12)]

@@ -70,6 +70,15 @@ class KeyCounts:
     nulls: int  # rows without a key
 
 
+def read_range_sql(
+    target: str, columns: Sequence[str], date_column: str, bounded_below: bool, mark: str
+) -> str:
+    date = quote(date_column)
+    where = f"{date} >= {mark} AND {date} < {mark}" if bounded_below else f"{date} < {mark}"
+    names = ", ".join(quote(c) for c in columns)
+    return f"SELECT {names} FROM {target} WHERE {where} ORDER BY {date}"
+
+
 def key_counts_sql(target: str, column: str) -> str:
     key = quote(column)
     return f"SELECT count(*) - count(DISTINCT {key}), count(*) - count({key}) FROM {target}"
@@ -106,6 +115,25 @@ class TableStore(ABC):
 
     @abstractmethod
     def table_exists(self, schema: str, table: str) -> bool: ...
+
+    @abstractmethod
+    def read_range(
+        self,
+        schema: str,
+        table: str,
+        columns: Sequence[str],
+        date_column: str,
+        start: datetime | None,
+        end: datetime,
+    ) -> list[tuple[Any, ...]]:
+        """``columns`` of the rows dated in ``[start, end)`` (``start=None``: no lower bound),
+        oldest first: what an asset downstream of a range of calls works on. ``LookupError``
+        saying to materialize the table first when it is missing."""
+
+    @abstractmethod
+    def replace_with_query(self, schema: str, table: str, select_sql: str) -> int:
+        """Replace a whole table with the rows of a SELECT over the warehouse's own tables
+        (SQL that both databases run), in one transaction; the rows written."""
 
     @abstractmethod
     def key_counts(self, schema: str, table: str, column: str) -> KeyCounts:

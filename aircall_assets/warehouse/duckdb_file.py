@@ -23,7 +23,9 @@ import re
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pandas as pd
@@ -41,6 +43,7 @@ from aircall_assets.warehouse.base import (
     WriteResult,
     key_counts_sql,
     not_reloaded,
+    read_range_sql,
     verify_load,
 )
 
@@ -239,12 +242,48 @@ class Warehouse(TableStore):
         return len(frame)
 
     def read_frame(self, schema: str, table: str) -> pd.DataFrame:
+        with self._reading(schema, table) as con:
+            return con.execute(f"SELECT * FROM {quote(schema)}.{quote(table)}").df()
+
+    def read_range(
+        self,
+        schema: str,
+        table: str,
+        columns: Sequence[str],
+        date_column: str,
+        start: datetime | None,
+        end: datetime,
+    ) -> list[tuple[Any, ...]]:
+        target = f"{quote(schema)}.{quote(table)}"
+        sql = read_range_sql(target, columns, date_column, start is not None, "?")
+        with self._reading(schema, table) as con:
+            return con.execute(sql, [start, end] if start is not None else [end]).fetchall()
+
+    def replace_with_query(self, schema: str, table: str, select_sql: str) -> int:
+        target = f"{quote(schema)}.{quote(table)}"
+        with self.connect() as con:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(schema)}")
+                con.execute(f"CREATE OR REPLACE TABLE {target} AS {select_sql}")
+                (rows,) = con.execute(f"SELECT count(*) FROM {target}").fetchone()
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+        return rows
+
+    @contextmanager
+    def _reading(self, schema: str, table: str) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A read-only connection to an existing table, else a LookupError saying what to do."""
+        if not self.path.exists():
+            raise LookupError(f"no warehouse at {self.path} yet: materialize {schema}.{table}")
         with self.connect(read_only=True) as con:
             if not table_exists_in(con, schema, table):
                 raise LookupError(
                     f"table {schema}.{table} does not exist in {self.path}: materialize it first"
                 )
-            return con.execute(f"SELECT * FROM {quote(schema)}.{quote(table)}").df()
+            yield con
 
 
 def table_exists_in(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any
 
 import duckdb
@@ -43,6 +44,7 @@ from aircall_assets.warehouse.base import (
     WriteResult,
     key_counts_sql,
     not_reloaded,
+    read_range_sql,
     verify_load,
 )
 from aircall_assets.warehouse.duckdb_file import DEFAULT_MEMORY_LIMIT, validate_memory_limit
@@ -172,14 +174,45 @@ class PostgresWarehouse(TableStore):
         return len(frame)
 
     def read_frame(self, schema: str, table: str) -> pd.DataFrame:
+        with self._reading(schema, table) as con:
+            cursor = con.execute(f"SELECT * FROM {quote(schema)}.{quote(table)}")
+            return pd.DataFrame(cursor.fetchall(), columns=[c.name for c in cursor.description])
+
+    def read_range(
+        self,
+        schema: str,
+        table: str,
+        columns: Sequence[str],
+        date_column: str,
+        start: datetime | None,
+        end: datetime,
+    ) -> list[tuple[Any, ...]]:
+        target = f"{quote(schema)}.{quote(table)}"
+        sql = read_range_sql(target, columns, date_column, start is not None, "%s")
+        with self._reading(schema, table) as con:
+            return con.execute(sql, [start, end] if start is not None else [end]).fetchall()
+
+    def replace_with_query(self, schema: str, table: str, select_sql: str) -> int:
+        target = f"{quote(schema)}.{quote(table)}"
+        with self.connect() as con:
+            _ensure_schema(con, schema)
+            with con.transaction():
+                _lock(con, f"{schema}.{table}")
+                con.execute(f"DROP TABLE IF EXISTS {target}")
+                con.execute(f"CREATE TABLE {target} AS {select_sql}")
+                ((rows,),) = con.execute(f"SELECT count(*) FROM {target}").fetchall()
+        return rows
+
+    @contextmanager
+    def _reading(self, schema: str, table: str) -> Iterator[psycopg.Connection]:
+        """A connection to an existing table, else a LookupError saying what to do."""
         with self.connect() as con:
             if not _table_exists(con, schema, table):
                 raise LookupError(
                     f"table {schema}.{table} does not exist in the PostgreSQL warehouse "
                     f"{self.address}: materialize it first"
                 )
-            cursor = con.execute(f"SELECT * FROM {quote(schema)}.{quote(table)}")
-            return pd.DataFrame(cursor.fetchall(), columns=[c.name for c in cursor.description])
+            yield con
 
 
 def _table_exists(con: psycopg.Connection, schema: str, table: str) -> bool:
