@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import dagster as dg
 
 ACCOUNT_NAME = re.compile(r"^[a-z][a-z0-9_]{0,29}$")
-# An account named so would take the schema of another one's reverse sync or state.
-RESERVED_ENDINGS = ("reverse", "sync")
+# An account named so would take the schema of another one's reverse sync, state or analytics.
+RESERVED_ENDINGS = ("reverse", "sync", "analytics")
 
 
 def check_account_name(name: str) -> str:
@@ -28,7 +28,7 @@ def check_account_name(name: str) -> str:
     if name.rstrip("_").split("_")[-1] in RESERVED_ENDINGS:
         raise ValueError(
             f"account {name!r} ends with '{name.split('_')[-1]}', which would take the schema "
-            "of another account's reverse sync or sync state; choose another name"
+            "of another account's reverse sync, sync state or analytics; choose another name"
         )
     return name
 
@@ -73,6 +73,12 @@ class Account:
         (The request budget is per company, not per account: it stays in ``aircall_sync``.)"""
         return self._schema("sync")
 
+    @property
+    def analytics_schema(self) -> str:
+        """Schema, key prefix and group of the tables built in SQL on the extract tables:
+        ``aircall_analytics``, ``aircall_eu_analytics``."""
+        return self._schema("analytics")
+
     def extract_key(self, table: str) -> dg.AssetKey:
         return dg.AssetKey([self.extract_schema, table])
 
@@ -81,6 +87,9 @@ class Account:
 
     def sync_key(self, table: str) -> dg.AssetKey:
         return dg.AssetKey([self.sync_schema, table])
+
+    def analytics_key(self, table: str) -> dg.AssetKey:
+        return dg.AssetKey([self.analytics_schema, table])
 
     @property
     def aircall_resource_key(self) -> str:
