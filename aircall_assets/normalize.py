@@ -86,6 +86,9 @@ def _conversion(field: Field) -> tuple[str, tuple[str, str] | None]:
     * TIMESTAMPTZ: UNIX seconds (number or digit string), ISO 8601 with an offset or Z;
       "" is NULL; an ISO time without an offset is refused (its instant is unknown), and so
       is a time before 4713 BC (PostgreSQL's earliest);
+    * DOUBLE: numbers, and strings of a decimal number (as JSON writes one, spaces around it
+      allowed): "12.54", " 3 ", "1e3"; not "0x10", "1_000", "nan"; a value too large for a
+      double is refused; "" is NULL;
     * BOOLEAN: true/false, 0/1, and "true"/"false"/"1"/"0"/"yes"/"no" in any case;
     * VARCHAR: strings as they are; numbers, booleans and structures as their JSON text (the
       JSON reader does this itself);
@@ -129,6 +132,16 @@ def _conversion(field: Field) -> tuple[str, tuple[str, str] | None]:
             f"THEN TRY_CAST({text} AS TIMESTAMPTZ) END"
         )
         return typed, (empty_is_null, "neither UNIX seconds nor an ISO 8601 time with its offset")
+    if wtype == "DOUBLE":
+        number = f"TRY_CAST({v} AS DOUBLE)"
+        double = f"TRY_CAST({text} AS DOUBLE)"
+        typed = (
+            f"CASE WHEN {kind} IN ('BIGINT', 'UBIGINT', 'DOUBLE') AND isfinite({number}) "
+            f"THEN {number} "
+            f"WHEN {kind} = 'VARCHAR' AND regexp_full_match({text}, {literal(DECIMAL)}) "
+            f"AND isfinite({double}) THEN {double} END"
+        )
+        return typed, (empty_is_null, "not a number")
     if wtype == "BOOLEAN":
         typed = (
             f"CASE WHEN {kind} = 'BOOLEAN' THEN CAST({v} AS BOOLEAN) "

@@ -26,6 +26,7 @@ from aircall_assets.sql import quote
 PG_TYPES = {
     "BIGINT": "BIGINT",
     "VARCHAR": "TEXT",
+    "DOUBLE": "DOUBLE PRECISION",
     "BOOLEAN": "BOOLEAN",
     "TIMESTAMPTZ": "TIMESTAMPTZ",
     "JSON": "JSONB",
@@ -88,8 +89,8 @@ def _cell(field: Field) -> str:
     wtype = field.warehouse_type
     if _is_timestamp(field):
         text = f"CAST(epoch_us({v}) AS VARCHAR)"
-    elif wtype in ("BIGINT", "BOOLEAN"):
-        text = f"CAST({v} AS VARCHAR)"  # digits, true, false: nothing to escape
+    elif wtype in ("BIGINT", "DOUBLE", "BOOLEAN"):
+        text = f"CAST({v} AS VARCHAR)"  # digits, 1.5e+20, true, false: nothing to escape
     elif wtype == "JSON":
         # A JSON text holds no raw control character (JSON escapes them inside strings, and
         # DuckDB writes no whitespace between tokens): only its backslashes need escaping.
