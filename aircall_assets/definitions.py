@@ -8,6 +8,7 @@ another project adds accounts as ``AircallComponent`` ``defs.yaml`` files instea
 
 import dagster as dg
 
+from aircall_assets.analytics import build_analytics_assets
 from aircall_assets.assets import build_extract_assets
 from aircall_assets.resources import aircall_resource, warehouse_io_manager
 from aircall_assets.reverse_sync.definitions import build_reverse_sync
@@ -20,7 +21,9 @@ def build_account_definitions(settings: Settings) -> dg.Definitions:
     reverse = build_reverse_sync(settings)
     names = settings.names
     return dg.Definitions(
-        assets=build_extract_assets(settings) + reverse.assets,
+        assets=build_extract_assets(settings)
+        + build_analytics_assets(settings)
+        + reverse.assets,
         jobs=build_jobs(settings) + reverse.jobs,
         schedules=build_schedules(settings),
         sensors=build_sensors(settings) + reverse.sensors,

@@ -326,7 +326,10 @@ def build_sensors(settings: Settings) -> list[dg.SensorDefinition]:
         dg.AutomationConditionSensorDefinition(
             names.suffixed(AUTOMATION_SENSOR),
             target=dg.AssetSelection.key_prefixes(
-                [names.extract_schema], [names.reverse_schema], [names.sync_schema]
+                [names.extract_schema],
+                [names.reverse_schema],
+                [names.sync_schema],
+                [names.analytics_schema],
             ),
             default_status=_sensor_status(settings.schedule.running),
             minimum_interval_seconds=30,
