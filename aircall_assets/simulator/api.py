@@ -65,6 +65,10 @@ class Request:
         return value
 
 
+# A route's handler: (request, numeric id from the path or None) → response.
+Handler = Callable[[Request, int | None], Response]
+
+
 def json_response(status: int, payload: Any, headers: dict[str, str] | None = None) -> Response:
     return Response(status, orjson.dumps(payload), headers or {})
 
@@ -115,7 +119,7 @@ def _int_param(request: Request, name: str, default: int) -> int:
     return value if value >= 1 else default
 
 
-def _paging(request: Request) -> _Paging:
+def paging_of(request: Request) -> _Paging:
     """page/per_page/order with the API's defaults, clamp and positional cap."""
     page = _int_param(request, "page", 1)
     per_page = min(_int_param(request, "per_page", DEFAULT_PER_PAGE), MAX_PER_PAGE)
@@ -150,7 +154,7 @@ class Api:
             "v1/teams": ("teams", "team"),
             "v1/tags": ("tags", "tag"),
         }
-        self._routes: dict[tuple[str, str], Callable[[Request, int | None], Response]] = {
+        self._routes: dict[tuple[str, str], Handler] = {
             ("GET", "v1/ping"): lambda r, _: json_response(200, {"ping": "pong"}),
             ("GET", "v1/company"): lambda r, _: json_response(
                 200, {"company": self._store.company()}
@@ -174,23 +178,26 @@ class Api:
         for prefix, (resource, singular) in collection_routes.items():
             self._routes[("GET", f"{prefix}/:id")] = self._get_record(resource, singular)
 
+    def add_routes(self, routes: dict[tuple[str, str], Handler]) -> None:
+        """More (method, pattern) routes, patterns as in `match` (`v1/calls/:id/topics`)."""
+        self._routes.update(routes)
+
     # ----------------------------------------------------------------- routing
-    def match(
-        self, method: str, path: str
-    ) -> tuple[Callable[[Request, int | None], Response], int | None] | None:
-        """The handler and numeric id for a route, or None for an unknown route (404)."""
+    def match(self, method: str, path: str) -> tuple[Handler, int | None] | None:
+        """The handler and numeric id for a route, or None for an unknown route (404).
+
+        A numeric third segment is the id, in `v1/calls/:id` and in `v1/calls/:id/topics`.
+        """
         parts = path.strip("/").split("/")
         record_id = None
-        if len(parts) == 3 and parts[2].isdigit():
+        if len(parts) in (3, 4) and parts[2].isdigit():
             record_id = int(parts[2])
             parts[2] = ":id"
         handler = self._routes.get((method, "/".join(parts)))
         return None if handler is None else (handler, record_id)
 
     @staticmethod
-    def call(
-        handler: Callable[[Request, int | None], Response], request: Request, record_id: int | None
-    ) -> Response:
+    def call(handler: Handler, request: Request, record_id: int | None) -> Response:
         """Run a handler, turning parse/validation failures into their responses."""
         try:
             return handler(request, record_id)
@@ -203,23 +210,36 @@ class Api:
         params += [("page", str(page)), ("per_page", str(per_page))]
         return f"{self._base_url()}{request.path}?{urlencode(params)}"
 
-    def _list(
-        self, request: Request, key: str, paging: _Paging, total: int, count: int, joined: bytes
+    def list_response(
+        self,
+        request: Request,
+        key: str,
+        paging: _Paging,
+        total: int,
+        count: int,
+        joined: bytes,
+        *,
+        links: bool = True,
     ) -> Response:
-        """The list envelope around `count` pre-serialised, comma-joined records."""
-        has_next = paging.page * paging.per_page < total
-        meta = {
+        """The list envelope around `count` pre-serialised, comma-joined records.
+
+        `links=False` leaves the next_page_link/previous_page_link keys out altogether, as
+        `/v1/webhooks` does.
+        """
+        meta: dict[str, Any] = {
             "count": count,
             "total": total,
             "current_page": paging.page,
             "per_page": paging.per_page,
-            "next_page_link": self._link(request, paging.page + 1, paging.per_page)
-            if has_next
-            else None,
-            "previous_page_link": self._link(request, paging.page - 1, paging.per_page)
-            if paging.page > 1
-            else None,
         }
+        if links:
+            has_next = paging.page * paging.per_page < total
+            meta["next_page_link"] = (
+                self._link(request, paging.page + 1, paging.per_page) if has_next else None
+            )
+            meta["previous_page_link"] = (
+                self._link(request, paging.page - 1, paging.per_page) if paging.page > 1 else None
+            )
         body = b"".join(
             (b'{"', key.encode(), b'":[', joined, b'],"meta":', orjson.dumps(meta), b"}")
         )
@@ -227,20 +247,20 @@ class Api:
 
     def _list_calls(self, request: Request, _: int | None) -> Response:
         """Calls filtered on started_at: `from` exclusive, `to` inclusive."""
-        paging = _paging(request)
+        paging = paging_of(request)
         start, end = _timestamp(request, "from"), _timestamp(request, "to")
         lo = -(2**62) if start is None else start + 1
         hi = 2**62 if end is None else end
         total, count, joined = self._store.calls_page(
             lo, hi, desc=paging.desc, offset=paging.offset, limit=paging.per_page
         )
-        return self._list(request, "calls", paging, total, count, joined)
+        return self.list_response(request, "calls", paging, total, count, joined)
 
     def _contacts_page(
         self, request: Request, predicate: Callable[[dict[str, Any]], bool] | None
     ) -> Response:
         """Contacts filtered on created_at (both bounds inclusive), order_by created/updated."""
-        paging = _paging(request)
+        paging = paging_of(request)
         order_by = request.param("order_by") or "created_at"
         if order_by not in ("created_at", "updated_at"):
             return unprocessable("order_by must be created_at or updated_at")
@@ -255,7 +275,7 @@ class Api:
             limit=paging.per_page,
             predicate=predicate,
         )
-        return self._list(request, "contacts", paging, total, len(items), b",".join(items))
+        return self.list_response(request, "contacts", paging, total, len(items), b",".join(items))
 
     def _list_contacts(self, request: Request, _: int | None) -> Response:
         return self._contacts_page(request, None)
@@ -267,13 +287,11 @@ class Api:
             return unprocessable("Provide phone_number and/or email")
         return self._contacts_page(request, self._store.contact_matcher(phone, email))
 
-    def _list_created(
-        self, resource: str, time_field: str | None
-    ) -> Callable[[Request, int | None], Response]:
+    def _list_created(self, resource: str, time_field: str | None) -> Handler:
         """Lists ordered by (created_at, id), filtered on it inclusively when it exists."""
 
         def handler(request: Request, _: int | None) -> Response:
-            paging = _paging(request)
+            paging = paging_of(request)
             lo = _timestamp(request, "from") if time_field else None
             hi = _timestamp(request, "to") if time_field else None
             total, items = self._store.page(
@@ -286,7 +304,9 @@ class Api:
                 offset=paging.offset,
                 limit=paging.per_page,
             )
-            return self._list(request, resource, paging, total, len(items), b",".join(items))
+            return self.list_response(
+                request, resource, paging, total, len(items), b",".join(items)
+            )
 
         return handler
 
@@ -301,9 +321,7 @@ class Api:
         assert record_id is not None
         return self._single("call", self._store.call_bytes(record_id), record_id)
 
-    def _get_record(
-        self, resource: str, singular: str
-    ) -> Callable[[Request, int | None], Response]:
+    def _get_record(self, resource: str, singular: str) -> Handler:
         def handler(_: Request, record_id: int | None) -> Response:
             assert record_id is not None
             return self._single(singular, self._store.get(resource, record_id), record_id)

@@ -61,12 +61,26 @@ class SimulatorConfig:
     port: int = 0
     # Budget for cached, serialised call pages (bytes of JSON kept in the per-day LRU).
     cache_mb: int = 256
+    # GET /v1/webhooks: how many webhooks the company has set up.
+    webhooks: int = 3
+    # Conversation intelligence (AI Assist, a paid add-on): False answers every
+    # /v1/calls/:id/{transcription,sentiments,topics,summary} with 403; results exist only
+    # this long after the call ended.
+    intelligence: bool = True
+    intelligence_delay_seconds: int = 120
+    # Signed recording/voicemail links: valid this long after the response that issued them;
+    # downloads of these calls' audio answer 500, or stop short of their Content-Length.
+    audio_link_ttl_seconds: int = 3600
+    audio_fail_call_ids: frozenset[int] = frozenset()
+    audio_truncate_call_ids: frozenset[int] = frozenset()
 
     def __post_init__(self) -> None:
         if self.start_date is None:
             object.__setattr__(self, "start_date", utc_today() - timedelta(days=30))
         object.__setattr__(self, "big_days", dict(self.big_days))
         object.__setattr__(self, "fault_kinds", tuple(self.fault_kinds))
+        for name in ("audio_fail_call_ids", "audio_truncate_call_ids"):
+            object.__setattr__(self, name, frozenset(getattr(self, name)))
         unknown = set(self.fault_kinds) - set(FAULT_KINDS)
         if unknown:
             raise ValueError(f"unknown fault kinds {sorted(unknown)}; choose from {FAULT_KINDS}")
@@ -78,6 +92,10 @@ class SimulatorConfig:
             raise ValueError("users, numbers, teams and tags must be >= 1")
         if any(n >= MAX_CALLS_PER_DAY for n in [self.calls_per_day, *self.big_days.values()]):
             raise ValueError(f"a day holds fewer than {MAX_CALLS_PER_DAY} calls")
+        if self.webhooks < 0 or self.intelligence_delay_seconds < 0:
+            raise ValueError("webhooks and intelligence_delay_seconds must be >= 0")
+        if self.audio_link_ttl_seconds < 1:
+            raise ValueError("audio_link_ttl_seconds must be >= 1")
         if self.rpm is not None and self.rpm < 1:
             raise ValueError("rpm must be >= 1 (or None to disable the limiter)")
 

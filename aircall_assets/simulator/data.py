@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
+from .audio import placeholder
 from .config import MAX_CALLS_PER_DAY, SimulatorConfig
 
 DAY_SECONDS = 86_400
@@ -665,8 +666,9 @@ class CallGenerator:
                         "tagged_by": pick(self._users),
                     }
                 )
-        recording = f"https://storage.aircall.example/recordings/{sid}.mp3"
-        voicemail = f"https://storage.aircall.example/voicemails/{sid}.mp3"
+        # Signed per response from these placeholders (see audio.py).
+        recording = placeholder("recording", cid)
+        voicemail = placeholder("voicemail", cid)
         asset = None
         if has_recording or has_voicemail:
             kind = "recording" if has_recording else "voicemail"

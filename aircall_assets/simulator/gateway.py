@@ -3,6 +3,9 @@
 The order mirrors Aircall's edge: unknown route → 404 `{"message"}`; missing credentials →
 401; wrong credentials → 403; then the rate limiter; then (in the simulator only) fault
 injection; then the route itself. Every API request is counted in `Stats`.
+
+Signed audio links (`/audio/...`) stand for the storage Aircall's links point at, not the API:
+they skip auth, the rate limit and fault injection, and are counted apart (`Stats.audio`).
 """
 
 from __future__ import annotations
@@ -16,7 +19,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from .analytics_routes import analytics_routes
 from .api import Api, Request, Response, app_error, edge_error, json_response, parse_query
+from .audio import AUDIO_PREFIX, MPEG_TYPE, XML_TYPE, parse_path, s3_error
 from .config import SimulatorConfig
 from .faults import Fault, FaultInjector, RateLimiter
 from .stats import Stats
@@ -49,6 +54,7 @@ class Gateway:
         self._store = store
         self._stats = stats
         self._api = Api(store, base_url)
+        self._api.add_routes(analytics_routes(config, store, self._api))
         self._limiter = RateLimiter(config.rpm, config.rate_window_seconds, config.reset_in_ms)
         self._faults = FaultInjector(config.seed, config.fault_rate, config.fault_kinds)
 
@@ -57,6 +63,10 @@ class Gateway:
         path = target.path.rstrip("/") or "/"
         if path.startswith(ADMIN_PREFIX):
             return Outcome(self._admin(method, path, target.query))
+        if path.startswith(AUDIO_PREFIX):
+            outcome = self._audio(method, path, target.query)
+            self._stats.count_audio(outcome.response.status if outcome.response else 0)
+            return outcome
         try:
             outcome = self._serve(method, path, target.query, raw_path, authorization, body)
         except Exception:  # a simulator bug must not kill the connection silently
@@ -80,6 +90,23 @@ class Gateway:
         if (method, path) == ("GET", "/_simulator/contacts"):
             return json_response(200, {"contacts": self._store.all("contacts")})
         return edge_error(404, "Not Found")
+
+    def _audio(self, method: str, path: str, query: str) -> Outcome:
+        """A signed link followed: the file, or S3's XML refusal; Authorization is ignored."""
+        target = parse_path(path)
+        if method != "GET" or target is None:
+            return Outcome(_xml(404, "NoSuchKey", "The specified key does not exist."))
+        refusal = self._store.audio_links.refusal(path, query, self._store.now())
+        if refusal is not None:
+            return Outcome(_xml(403, *refusal))
+        kind, call_id = target
+        audio = self._store.audio(call_id, kind)
+        if audio is None:
+            return Outcome(_xml(404, "NoSuchKey", "The specified key does not exist."))
+        if call_id in self._config.audio_fail_call_ids:
+            return Outcome(_xml(500, "InternalError", "We encountered an internal error."))
+        response = Response(200, audio, content_type=MPEG_TYPE)
+        return Outcome(response, truncate=call_id in self._config.audio_truncate_call_ids)
 
     def _credential(self, authorization: str | None) -> str | Response:
         """The rate-limit key (the company's API id) or the 401/403 response."""
@@ -171,3 +198,7 @@ class Gateway:
             html = _BAD_GATEWAY_HTML.replace(b"{status}", f"{fault.status} {reason}".encode())
             return Response(fault.status, html, content_type="text/html")
         return app_error(fault.status, reason, "Temporary failure, retry later")
+
+
+def _xml(status: int, code: str, message: str) -> Response:
+    return Response(status, s3_error(code, message), content_type=XML_TYPE)

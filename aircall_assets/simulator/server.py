@@ -11,6 +11,8 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
+import time
+from collections.abc import Callable
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
@@ -20,6 +22,8 @@ from .config import SimulatorConfig
 from .gateway import Gateway
 from .stats import Stats
 from .store import Store
+
+_CHUNK = 256 * 1024
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -54,7 +58,10 @@ class _Handler(BaseHTTPRequestHandler):
         if outcome.truncate:  # full Content-Length announced, only part of the body sent
             body_out = body_out[: len(body_out) // 2]
             self.close_connection = True
-        self.wfile.write(head + body_out)
+        # Large bodies (audio files) are streamed in chunks; a page goes out in one send.
+        self.wfile.write(head + body_out[:_CHUNK])
+        for start in range(_CHUNK, len(body_out), _CHUNK):
+            self.wfile.write(body_out[start : start + _CHUNK])
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
 
@@ -94,9 +101,12 @@ class _Server(ThreadingHTTPServer):
 class Simulator:
     """A local Aircall API: `with Simulator(config) as sim: requests.get(sim.base_url + ...)`."""
 
-    def __init__(self, config: SimulatorConfig | None = None) -> None:
+    def __init__(
+        self, config: SimulatorConfig | None = None, clock: Callable[[], float] = time.time
+    ) -> None:
+        """`clock` is the account's "now" (retention, audio link expiry, AI result delays)."""
         self.config = config or SimulatorConfig()
-        self.store = Store(self.config)
+        self.store = Store(self.config, clock, base_url=self._link_base)
         self.stats = Stats()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -112,6 +122,13 @@ class Simulator:
         """`http://HOST:PORT` with the port actually bound (loopback if bound to all)."""
         host = self.config.host if self.config.host not in ("", "0.0.0.0") else "127.0.0.1"
         return f"http://{host}:{self.port}"
+
+    def _link_base(self) -> str:
+        """Where signed audio links point: this server once started, else its configured
+        address (ground truth read before `start`)."""
+        if self._server is None:
+            return f"http://{self.config.host}:{self.config.port}"
+        return self.base_url
 
     def start(self) -> Simulator:
         if self._server is not None:

@@ -15,7 +15,8 @@ class Stats:
     """Counts of API requests (admin endpoints excluded).
 
     `statuses` is keyed by HTTP status; a dropped connection (no response at all) counts as 0.
-    `request_log` holds (monotonic time, method, path, status) per request.
+    `request_log` holds (monotonic time, method, path, status) per request. Downloads of
+    signed audio links are not API requests: `audio` counts them apart, by status.
     """
 
     def __init__(self) -> None:
@@ -30,6 +31,7 @@ class Stats:
             self.rate_limited = 0
             self.faults: Counter[str] = Counter()
             self.request_log: list[tuple[float, str, str, int]] = []
+            self.audio: Counter[int] = Counter()
 
     def record(self, method: str, path: str, status: int) -> None:
         with self._lock:
@@ -44,6 +46,10 @@ class Stats:
         with self._lock:
             self.rate_limited += 1
 
+    def count_audio(self, status: int) -> None:
+        with self._lock:
+            self.audio[status] += 1
+
     def count_fault(self, kind: str) -> None:
         with self._lock:
             self.faults[kind] += 1
@@ -57,6 +63,7 @@ class Stats:
                 "statuses": {str(k): v for k, v in sorted(self.statuses.items())},
                 "rate_limited": self.rate_limited,
                 "faults": dict(self.faults),
+                "audio": {str(k): v for k, v in sorted(self.audio.items())},
             }
             if with_log:
                 snapshot["request_log"] = [list(entry) for entry in self.request_log]

@@ -24,6 +24,8 @@ from typing import Any
 
 import orjson
 
+from . import intelligence
+from .audio import AUDIO_KINDS, AudioLinks, audio_bytes, find_marks
 from .config import SimulatorConfig
 from .data import (
     API_ROOT,
@@ -40,8 +42,9 @@ from .data import (
     phone_digits,
     split_call_id,
 )
+from .directory import AVAILABILITIES, generate_webhooks, initial_availability
 
-RESOURCES = ("users", "teams", "numbers", "tags", "contacts")
+RESOURCES = ("users", "teams", "numbers", "tags", "contacts", "webhooks")
 # Fields whose change would move a call in the (started_at, id) order; never overridable.
 _FROZEN_CALL_FIELDS = frozenset({"id", "started_at"})
 _ISO_TIME = re.compile(r"^\d{4}-\d\d-\d\dT")
@@ -75,6 +78,7 @@ class DayJson:
 
     blob: bytes
     starts: array[int]  # starts[i]: offset of call i; starts[n] == len(blob)
+    marks: array[int]  # offsets of the audio link placeholders, ascending (see audio.py)
 
     @classmethod
     def encode(cls, calls: list[dict[str, Any]]) -> DayJson:
@@ -85,7 +89,7 @@ class DayJson:
             position = blob.index(b'{"id":%d,"sid":' % call["id"], position)
             starts.append(position)
         starts.append(len(blob))
-        return cls(blob, starts)
+        return cls(blob, starts, find_marks(blob))
 
     @property
     def size(self) -> int:
@@ -97,6 +101,17 @@ class DayJson:
 
     def item(self, rank: int) -> bytes:
         return self.run(rank, rank + 1)
+
+    def signed_run(self, first: int, stop: int, links: AudioLinks, now: int) -> bytes:
+        """`run(first, stop)` with its audio links signed as of `now`."""
+        offset = self.starts[first]
+        marks = self.marks[
+            bisect_left(self.marks, offset) : bisect_left(self.marks, self.starts[stop])
+        ]
+        return links.sign(self.run(first, stop), [m - offset for m in marks], now)
+
+    def signed_item(self, rank: int, links: AudioLinks, now: int) -> bytes:
+        return self.signed_run(rank, rank + 1, links, now)
 
 
 class Collection:
@@ -178,12 +193,24 @@ class Collection:
 
 
 class Store:
-    """Current state of the account; all public methods are thread-safe."""
+    """Current state of the account; all public methods are thread-safe.
 
-    def __init__(self, config: SimulatorConfig, clock: Callable[[], float] = time.time) -> None:
+    `base_url` gives the scheme and host of the signed audio links in calls (the running
+    server's; without one, the configured host and port).
+    """
+
+    def __init__(
+        self,
+        config: SimulatorConfig,
+        clock: Callable[[], float] = time.time,
+        base_url: Callable[[], str] | None = None,
+    ) -> None:
         self._config = config
         self._clock = clock
         self._lock = threading.RLock()
+        self.audio_links = AudioLinks(
+            config, base_url or (lambda: f"http://{config.host}:{config.port}")
+        )
         base = generate_base(config, int(clock()))
         self._generator = CallGenerator(config, base)
         self._company_name = base.company_name
@@ -193,7 +220,9 @@ class Store:
             "numbers": Collection(base.numbers),
             "tags": Collection(base.tags),
             "contacts": Collection(base.contacts),
+            "webhooks": Collection(generate_webhooks(config, int(clock()))),
         }
+        self._availability: dict[int, str] = {}
         self._next_id = {
             "users": USER_ID_BASE + len(base.users) + 1,
             "teams": TEAM_ID_BASE + len(base.teams) + 1,
@@ -264,8 +293,9 @@ class Store:
     ) -> tuple[int, int, bytes]:
         """(total, count, comma-joined JSON of the page) for lo <= started_at <= hi.
 
-        Sorted by (started_at, id), ascending or descending.
+        Sorted by (started_at, id), ascending or descending; audio links signed as of now.
         """
+        links, now = self.audio_links, self.now()
         with self._lock:
             spans = self._spans(lo, hi)
             total = sum(stop - start for _, start, stop in spans)
@@ -282,25 +312,37 @@ class Store:
                 if desc:
                     top = stop - skip
                     first = max(start, top - want)
-                    chunks.extend(day.item(rank) for rank in range(top - 1, first - 1, -1))
+                    chunks.extend(
+                        day.signed_item(rank, links, now) for rank in range(top - 1, first - 1, -1)
+                    )
                 else:
                     first, top = start + skip, min(stop, start + skip + want)
-                    chunks.append(day.run(first, top))
+                    chunks.append(day.signed_run(first, top, links, now))
                 count += top - first
                 skip = 0
                 if count >= limit:
                     break
             return total, count, b",".join(chunks)
 
-    def call_bytes(self, call_id: int) -> bytes | None:
-        """One served call's JSON, or None if unknown or outside retention / in the future."""
+    def _served_item(self, call_id: int, *, signed: bool) -> bytes | None:
+        """A served call's JSON, or None if unknown or outside retention / in the future.
+
+        `signed=False` leaves the audio link placeholders (for reading the call's fields).
+        """
         index, rank = split_call_id(call_id)
         with self._lock:
             if not (0 <= index < self._config.days and 0 <= rank < self._generator.count(index)):
                 return None
             started = self._day_times(index)[rank]
             lo, hi = self._served_bounds(started, started)
-            return self._day_json(index).item(rank) if lo <= hi else None
+            if hi < lo:
+                return None
+            day = self._day_json(index)
+            return day.signed_item(rank, self.audio_links, self.now()) if signed else day.item(rank)
+
+    def call_bytes(self, call_id: int) -> bytes | None:
+        """One served call's JSON with fresh audio links, or None (see `_served_item`)."""
+        return self._served_item(call_id, signed=True)
 
     def calls_between(self, start_ts: int, end_ts: int) -> list[dict[str, Any]]:
         """Calls with start_ts <= started_at < end_ts, sorted by (started_at, id).
@@ -310,8 +352,10 @@ class Store:
         """
         with self._lock:
             calls = []
+            now = self.now()
             for index, start, stop in self._spans(start_ts, end_ts - 1):
-                calls.extend(orjson.loads(b"[" + self._day_json(index).run(start, stop) + b"]"))
+                run = self._day_json(index).signed_run(start, stop, self.audio_links, now)
+                calls.extend(orjson.loads(b"[" + run + b"]"))
             return calls
 
     def update_call(self, call_id: int, **fields: Any) -> dict[str, Any]:
@@ -331,7 +375,33 @@ class Store:
             stale = self._pages.pop(index, None)
             if stale is not None:
                 self._cached_bytes -= stale.size
-            return orjson.loads(self._day_json(index).item(rank))
+            day = self._day_json(index)
+            return orjson.loads(day.signed_item(rank, self.audio_links, self.now()))
+
+    # ----------------------------------------------------------------- per-call resources
+    def intelligence(self, call_id: int, kind: str) -> dict[str, Any] | None:
+        """What `GET /v1/calls/:id/<kind>` serves now under its key (`transcription`,
+        `sentiment`, `topic`, `summary`), or None where it answers 404.
+
+        `kind` is the URL segment: transcription, sentiments, topics or summary.
+        """
+        if kind not in intelligence.KINDS:
+            raise KeyError(f"unknown kind {kind!r}; choose from {sorted(intelligence.KINDS)}")
+        item = self._served_item(call_id, signed=False)
+        if item is None:
+            return None
+        return intelligence.result(self._config, orjson.loads(item), kind, self.now())
+
+    def audio(self, call_id: int, kind: str) -> bytes | None:
+        """The file a valid link to the call's `recording`/`voicemail` downloads, or None
+        when the served call has none (404)."""
+        if kind not in AUDIO_KINDS:
+            raise KeyError(f"unknown audio kind {kind!r}; choose from {AUDIO_KINDS}")
+        item = self._served_item(call_id, signed=False)
+        call = None if item is None else orjson.loads(item)
+        if call is None or call[kind] is None:
+            return None
+        return audio_bytes(self._config.seed, call_id, kind, call["duration"])
 
     # ----------------------------------------------------------------- small resources
     def all(self, resource: str) -> list[dict[str, Any]]:
@@ -376,6 +446,37 @@ class Store:
                 predicate=predicate,
             )
             return len(ids), [collection.encoded(i) for i in ids[offset : offset + limit]]
+
+    def availability(self, user_id: int) -> str | None:
+        """A user's availability now, or None for an unknown user."""
+        with self._lock:
+            if self._collections["users"].get(user_id) is None:
+                return None
+            return self._availability.get(user_id) or initial_availability(
+                self._config.seed, user_id
+            )
+
+    def set_availability(self, user_id: int, availability: str) -> None:
+        """Change a user's availability (KeyError: unknown user, ValueError: unknown value)."""
+        if availability not in AVAILABILITIES:
+            raise ValueError(f"availability must be one of {AVAILABILITIES}")
+        with self._lock:
+            if self._collections["users"].get(user_id) is None:
+                raise KeyError(user_id)
+            self._availability[user_id] = availability
+
+    def availabilities_page(self, *, offset: int, limit: int) -> tuple[int, list[bytes]]:
+        """(total, page of `{"id", "availability"}` JSON) over every user, by id."""
+        with self._lock:
+            ids = sorted(u["id"] for u in self._collections["users"].values())
+            return len(ids), [
+                orjson.dumps({"id": i, "availability": self.availability(i)})
+                for i in ids[offset : offset + limit]
+            ]
+
+    def webhook_tokens(self) -> list[str]:
+        """Every webhook's secret token: what must never reach a warehouse, log or output."""
+        return [webhook["token"] for webhook in self.all("webhooks")]
 
     def company(self) -> dict[str, Any]:
         """The `/v1/company` object, with counts that follow writes."""

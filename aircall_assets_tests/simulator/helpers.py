@@ -34,3 +34,21 @@ def walk(
 def ts(day: date) -> int:
     """00:00:00 UTC of `day` as UNIX seconds."""
     return day_start(day)
+
+
+def unsigned(value: Any) -> Any:
+    """Calls (a call, a list, an envelope) with every audio link cut before its query.
+
+    Links are signed per response (`expires` = the response's time + ttl), so two reads of
+    the same calls differ in the query string once a second has passed.
+    """
+    if isinstance(value, list):
+        return [unsigned(item) for item in value]
+    if not isinstance(value, dict):
+        return value
+    return {
+        key: item.split("?", 1)[0]
+        if key in ("recording", "voicemail") and isinstance(item, str)
+        else unsigned(item)
+        for key, item in value.items()
+    }
