@@ -80,6 +80,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--slow-seconds", type=float, default=defaults.slow_seconds)
     parser.add_argument("--fault-429-seconds", type=float, default=defaults.fault_429_seconds)
+    parser.add_argument("--webhooks", type=int, default=defaults.webhooks)
+    parser.add_argument(
+        "--no-intelligence",
+        action="store_true",
+        help="the company has no AI package: conversation intelligence answers 403",
+    )
+    parser.add_argument(
+        "--intelligence-delay",
+        type=int,
+        default=defaults.intelligence_delay_seconds,
+        metavar="SECONDS",
+        help="how long after a call ends its transcription, sentiments, topics, summary appear",
+    )
+    parser.add_argument(
+        "--audio-link-ttl",
+        type=int,
+        default=defaults.audio_link_ttl_seconds,
+        metavar="SECONDS",
+        help="how long signed recording/voicemail links stay valid",
+    )
     parser.add_argument("--api-id", default=os.environ.get("AIRCALL_API_ID", "demo"))
     parser.add_argument("--api-token", default=os.environ.get("AIRCALL_API_TOKEN", "demo"))
     return parser
@@ -107,6 +127,10 @@ def config_from_args(args: argparse.Namespace) -> SimulatorConfig:
         fault_kinds=args.fault_kinds,
         slow_seconds=args.slow_seconds,
         fault_429_seconds=args.fault_429_seconds,
+        webhooks=args.webhooks,
+        intelligence=not args.no_intelligence,
+        intelligence_delay_seconds=args.intelligence_delay,
+        audio_link_ttl_seconds=args.audio_link_ttl,
         api_id=args.api_id,
         api_token=args.api_token,
         host=args.host,

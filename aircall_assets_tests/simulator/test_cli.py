@@ -64,3 +64,14 @@ def test_cli_prints_one_line_serves_and_exits_cleanly():
         out, err = process.communicate(timeout=10)
     assert process.returncode == 0, err
     assert out == "" and "s3cr3t-token" not in err
+
+
+def test_cli_flags_of_the_analytics_endpoints_reach_the_config():
+    from aircall_assets.simulator.__main__ import build_parser, config_from_args
+
+    flags = "--webhooks 57 --no-intelligence --intelligence-delay 5 --audio-link-ttl 600"
+    config = config_from_args(build_parser().parse_args(flags.split()))
+    assert (config.webhooks, config.intelligence) == (57, False)
+    assert (config.intelligence_delay_seconds, config.audio_link_ttl_seconds) == (5, 600)
+    defaults = config_from_args(build_parser().parse_args([]))
+    assert defaults.intelligence and defaults.webhooks == 3
