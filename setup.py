@@ -21,6 +21,7 @@ setup(
         "zstandard>=0.22",  # the load spool (warehouse.py)
         "psycopg[binary]>=3.2,<4",  # the PostgreSQL warehouse (AIRCALL_WAREHOUSE_URL)
         "dagster-dg-cli>=1.13,<1.14",  # `dg`: list, scaffold and check AircallComponent
+        "fsspec>=2024.2",  # the recordings archive: a folder or any fsspec URL (s3://, gs://)
     ],
     # `dg list components` finds aircall_assets.AircallComponent in any project that installs us
     entry_points={"dagster_dg_cli.registry_modules": ["aircall_assets = aircall_assets"]},

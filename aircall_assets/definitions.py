@@ -10,6 +10,7 @@ import dagster as dg
 
 from aircall_assets.analytics import build_analytics_assets
 from aircall_assets.assets import build_extract_assets
+from aircall_assets.recordings.asset import build_recording_assets
 from aircall_assets.resources import aircall_resource, warehouse_io_manager
 from aircall_assets.reverse_sync.definitions import build_reverse_sync
 from aircall_assets.schedules import build_jobs, build_schedules, build_sensors
@@ -23,6 +24,7 @@ def build_account_definitions(settings: Settings) -> dg.Definitions:
     return dg.Definitions(
         assets=build_extract_assets(settings)
         + build_analytics_assets(settings)
+        + build_recording_assets(settings)
         + reverse.assets,
         jobs=build_jobs(settings) + reverse.jobs,
         schedules=build_schedules(settings),
