@@ -10,6 +10,7 @@ import dagster as dg
 
 from aircall_assets.analytics import build_analytics_assets
 from aircall_assets.assets import build_extract_assets
+from aircall_assets.insights import build_insight_assets
 from aircall_assets.recordings.asset import build_recording_assets
 from aircall_assets.resources import aircall_resource, warehouse_io_manager
 from aircall_assets.reverse_sync.definitions import build_reverse_sync
@@ -23,6 +24,7 @@ def build_account_definitions(settings: Settings) -> dg.Definitions:
     names = settings.names
     return dg.Definitions(
         assets=build_extract_assets(settings)
+        + build_insight_assets(settings)
         + build_analytics_assets(settings)
         + build_recording_assets(settings)
         + reverse.assets,

@@ -16,7 +16,12 @@ from typing import Any
 
 from aircall_assets.budget import RequestBudget, budget_for_company
 from aircall_assets.client.base_url import DEFAULT_BASE_URL, validate_base_url
-from aircall_assets.client.errors import CREDENTIAL_HELP, AircallAuthError, AircallUnavailable
+from aircall_assets.client.errors import (
+    CREDENTIAL_HELP,
+    AircallAPIError,
+    AircallAuthError,
+    AircallUnavailable,
+)
 from aircall_assets.client.rate_limit import DEFAULT_MAX_RATE_LIMIT_WAIT, RateLimitWaits
 from aircall_assets.client.replies import Retryable, failed_send, read_reply
 from aircall_assets.client.stats import ClientStats
@@ -124,6 +129,17 @@ class AircallClient:
 
     def get(self, path: str, params: dict[str, Any] | None = None) -> Any:
         return self.request("GET", path, params=params)[1]
+
+    def get_optional(self, path: str, params: dict[str, Any] | None = None) -> Any | None:
+        """``get`` of an object that may not exist, or None when Aircall answers 404: a call's
+        transcription, sentiments, topics or summary, which most calls do not have (yet).
+        Everything else is as for ``get``: paced, 429s and transient failures retried."""
+        try:
+            return self.get(path, params)
+        except AircallAPIError as exc:
+            if exc.status == 404:
+                return None
+            raise
 
     def post(self, path: str, json: Any = None, **kw: Any) -> tuple[int, Any]:
         return self.request("POST", path, json=json, **kw)
