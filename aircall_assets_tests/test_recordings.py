@@ -28,6 +28,7 @@ from aircall_assets.schedules import AUTOMATION_SENSOR
 from aircall_assets.settings import parse_settings
 from aircall_assets.simulator import Simulator, SimulatorConfig
 from aircall_assets.simulator.config import utc_today
+from aircall_assets.warehouse import range_run_figures
 from aircall_assets_tests.helpers import query, resource_for
 from aircall_assets_tests.warehouses import io_manager_for
 
@@ -88,18 +89,26 @@ def settings_for(**recordings: Any):
     )
 
 
-def run(sim, db, url, day, *, with_calls=True, settings=None, instance=None):
+def run(sim, db, url, day, *, last=None, with_calls=True, settings=None):
+    """Calls (unless ``with_calls=False``) then call_recording for ``day``, or as one range
+    run from ``day`` to ``last``."""
     settings = settings or settings_for()
     assets = [build_recording_asset(settings, url, AudioFetcher(backoff_seconds=0))]
     if with_calls:
         assets.insert(0, build_extract_asset(CALLS, settings))
+    tags = {}
+    if last is not None:
+        tags = {
+            "dagster/asset_partition_range_start": day.isoformat(),
+            "dagster/asset_partition_range_end": last.isoformat(),
+        }
     return dg.materialize(
         assets,
         selection=None if with_calls else [RECORDING],
         resources={"aircall": resource_for(sim), "warehouse_io_manager": io_manager_for(db)},
-        partition_key=day.isoformat(),
+        partition_key=None if last is not None else day.isoformat(),
+        tags=tags,
         raise_on_error=False,
-        instance=instance,
     )
 
 
@@ -244,19 +253,30 @@ def test_failing_and_cut_audio_are_error_rows_and_too_many_fail_the_run(account,
     assert audio_downloads(sim) - downloads == 2 * 3
 
 
-def test_an_fsspec_url_archives_there(account, tmp_path):
+def test_an_fsspec_url_archives_there_and_a_range_is_one_run(account, tmp_path):
     sim = account()
-    day = recorded_day(sim)
+    first, last = START, START + timedelta(days=sim.config.days - 1)
     url = f"memory://aircall-recordings-{tmp_path.name}"
     db = tmp_path / "w.duckdb"
-    assert run(sim, db, url, day).success
+    result = run(sim, db, url, first, last=last)
+    assert result.success
     rows = stored(db)
-    assert_rows([dict(r) for r in rows], expected(sim, day, f"memory:///{url[9:]}"))
+    days = [first + timedelta(days=n) for n in range(sim.config.days)]
+    wanted = [r for day in days for r in expected(sim, day, f"memory:///{url[9:]}")]
+    assert_rows([dict(r) for r in rows], sorted(wanted, key=lambda r: (r["call_id"], r["kind"])))
     for row in rows:
         with fsspec.open(row["uri"], "rb") as stored_file:
             assert stored_file.read() == sim.store.audio(row["call_id"], row["kind"])
+    # a range's figures are one observation of the run, each day's row count its own
+    assert range_run_figures(result, RECORDING)["files_archived"] == len(rows)
+    counts = {
+        e.partition: e.materialization.metadata["dagster/row_count"].value
+        for e in result.get_asset_materialization_events()
+        if e.asset_key == RECORDING
+    }
+    assert counts == {day.isoformat(): len(linked(sim, day)) for day in days}
     downloads = audio_downloads(sim)
-    assert run(sim, db, url, day, with_calls=False).success
+    assert run(sim, db, url, first, last=last, with_calls=False).success
     assert audio_downloads(sim) == downloads
 
 
@@ -333,6 +353,19 @@ def test_an_archive_url_fsspec_cannot_open_is_refused_saying_what_to_do():
         with pytest.raises(ArchiveError) as refused:
             check_archive_url("s3://user:secret@bucket/prefix")
         assert "secret" not in str(refused.value)
+
+
+def test_the_archive_is_aircall_archive_url_by_default_a_local_folder(monkeypatch):
+    def archive_of(asset: dg.AssetsDefinition) -> str:
+        return asset.specs_by_key[RECORDING].metadata["archive"]
+
+    monkeypatch.delenv("AIRCALL_ARCHIVE_URL", raising=False)
+    assert archive_of(build_recording_asset(settings_for())) == "data/recordings"
+    monkeypatch.setenv("AIRCALL_ARCHIVE_URL", "memory://archive/prefix")
+    assert archive_of(build_recording_asset(settings_for())) == "memory://archive/prefix"
+    monkeypatch.setenv("AIRCALL_ARCHIVE_URL", "nosuch://archive")
+    with pytest.raises(ArchiveError, match="AIRCALL_ARCHIVE_URL=nosuch://archive"):
+        build_account_definitions(settings_for())
 
 
 def test_off_by_default_and_when_on_archived_after_each_load_of_the_calls():
