@@ -119,6 +119,8 @@ class AudioFetcher:
                 last = str(retry)
             except (requests.ConnectionError, requests.Timeout) as exc:
                 last = f"connection failed ({type(exc).__name__})"
+            except requests.RequestException as exc:  # a link it cannot follow (bad URL, loop)
+                raise FetchFailed(f"cannot follow the link: {type(exc).__name__}") from None
             if attempt < self.attempts:
                 time.sleep(self.backoff_seconds * 2 ** (attempt - 1))
         raise FetchFailed(f"{last} (after {self.attempts} attempts)")
