@@ -161,6 +161,9 @@ class Table:
         Raises ``ValueError`` naming the unknown columns and listing the valid ones.
         """
         wanted = set(self.default_columns if selected is None else selected)
+        secret = sorted(wanted & set(self.secret_fields))
+        if secret:
+            raise ValueError(secret_column_message(self, secret[0]))
         unknown = sorted(wanted - set(self.field_names))
         if unknown:
             raise ValueError(
@@ -169,6 +172,15 @@ class Table:
             )
         wanted |= set(self.required_columns)
         return tuple(f for f in self.fields if f.name in wanted)
+
+
+def secret_column_message(table: Table, column: str) -> str:
+    """Why a secret field cannot be selected, and what to select instead."""
+    return (
+        f"'{column}' of table {table.name} is a secret that is never loaded (not stored, "
+        f"logged or shown), so it cannot be selected; remove it from the columns. Valid "
+        f"columns are: {', '.join(table.field_names)}"
+    )
 
 
 def _f(
@@ -215,6 +227,7 @@ def _labelled_details(name: str, parent: str, list_field: str, what: str) -> Chi
         ),
         key=("contact_id", "id"),
     )
+
 
 USERS = Table(
     name="users",
@@ -534,7 +547,7 @@ WEBHOOKS = Table(
         _f("direct_link", "STRING", "API URL of the webhook."),
         _f("url", "STRING", "The receiver's URL."),
         _f("active", "BOOLEAN", "Whether Aircall sends events to it."),
-        _f("events", "RECORD", "Events it subscribes to, e.g. [\"call.created\"]."),
+        _f("events", "RECORD", 'Events it subscribes to, e.g. ["call.created"].'),
         _f("created_at", "TIMESTAMP", "When the webhook was created (UTC)."),
     ),
     secret_fields=("token",),

@@ -29,7 +29,14 @@ from pydantic import (
 )
 
 from aircall_assets.account import Account, check_account_name
-from aircall_assets.catalog import CALLS, CHILD_PARENTS, INSIGHTS, TABLES, Table
+from aircall_assets.catalog import (
+    CALLS,
+    CHILD_PARENTS,
+    INSIGHTS,
+    TABLES,
+    Table,
+    secret_column_message,
+)
 from aircall_assets.credentials import DEFAULT_API_ID_ENV, DEFAULT_API_TOKEN_ENV, env_var_name
 from aircall_assets.reverse_sync.destinations import Destination, foreign_sources
 from aircall_assets.settings_errors import Loc, closest, describe, joined, problems, suggestion
@@ -360,7 +367,9 @@ def _unknown_tables_and_columns(tables: Any) -> list[tuple[Loc, str]]:
             continue
         columns = entry.get("columns") if isinstance(entry, dict) else None
         for column in columns if isinstance(columns, list) else ():
-            if isinstance(column, str) and column not in table.field_names:
+            if column in table.secret_fields:
+                found.append(((name, "columns"), secret_column_message(table, column)))
+            elif isinstance(column, str) and column not in table.field_names:
                 found.append(
                     (
                         (name, "columns"),

@@ -1,9 +1,14 @@
 """Reading a list page by page, and the positional cap that bounds how far one list goes.
 
-Every Aircall list answers ``{"<list key>": [...], "meta": {..., "next_page_link"}}``; the last
-page has no ``next_page_link`` (``webhooks`` has no such key at all). Whatever the filters,
-a request for a page past ``page * per_page = 10,000`` is refused with a 400, so a list longer
-than the cap can only be read as narrower ``from``/``to`` windows (``windows.py``).
+Every Aircall list answers ``{"<list key>": [...], "meta": {count, total, current_page,
+per_page, ...}}``. Most lists' meta also has ``next_page_link``, null on the last page; the
+``webhooks`` meta has no link keys at all, so its last page is the one that reaches ``total``.
+An empty page ends any list. Whatever the filters, a request for a page past
+``page * per_page = 10,000`` is refused with a 400, so a list longer than the cap can only be
+read as narrower ``from``/``to`` windows (``windows.py``).
+
+A table's secret fields (a webhook's ``token``) are dropped from each record here, as the
+page is read: nothing after this module (the spool, the warehouse, checks, logs) ever has them.
 """
 
 from __future__ import annotations
@@ -21,13 +26,32 @@ MAX_PAGE = POSITIONAL_CAP // PER_PAGE
 
 
 def is_last(records: list[Any], meta: dict[str, Any]) -> bool:
-    return not meta.get("next_page_link") or not records
+    """Whether no page follows this one: by its link where the meta has the key, else by
+    whether this page reaches the total (a meta without the figures: a short page is last)."""
+    if not records:
+        return True
+    if "next_page_link" in meta:
+        return not meta["next_page_link"]
+    try:
+        reached = int(meta["current_page"]) * int(meta["per_page"])
+        return reached >= int(meta["total"])
+    except (KeyError, TypeError, ValueError):
+        return len(records) < PER_PAGE
+
+
+def without_secrets(table: Table, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``records`` with the table's secret fields removed (in place: the page is ours)."""
+    for name in table.secret_fields:
+        for record in records:
+            if isinstance(record, dict):
+                record.pop(name, None)
+    return records
 
 
 def get_object(client: AircallClient, table: Table) -> dict[str, Any]:
     """A single-object resource (company)."""
     body = client.get(table.path)
-    return body[table.list_key]
+    return without_secrets(table, [body[table.list_key]])[0]
 
 
 def iter_pages(
@@ -36,7 +60,8 @@ def iter_pages(
     params: dict[str, Any] | None = None,
     first_page: int = 1,
 ) -> Iterator[tuple[list[dict], dict]]:
-    """Yield (records, meta) page by page from ``first_page`` until ``next_page_link`` is null.
+    """Yield (records, meta) page by page from ``first_page`` until the last (``is_last``),
+    secret fields dropped.
 
     Never asks for a page past the positional cap: if a list grows past 10,000 records while
     being read, it stops with an error instead of silently truncating.
@@ -52,7 +77,7 @@ def iter_pages(
                 f"GET {table.path}: the answer has no '{table.list_key}' list "
                 f"(keys: {sorted(body) if isinstance(body, dict) else type(body).__name__})"
             )
-        yield records, meta
+        yield without_secrets(table, records), meta
         if is_last(records, meta):
             return
         if page >= MAX_PAGE:
