@@ -64,7 +64,10 @@ def test_disabled_tables_are_not_scheduled():
     settings = parse_settings(
         {
             "history_start": "2026-06-01",
-            "tables": {n: {"enabled": False} for n in ["tags", "teams", "company_info"]},
+            "tables": {
+                n: {"enabled": False}
+                for n in ["tags", "teams", "company_info", "user_availability", "webhooks"]
+            },
         }
     )
     assert [r.job_name for r in daily_run_requests(settings, date(2026, 7, 1))] == [KEYED_JOB]
