@@ -11,7 +11,6 @@ Each account has its own (``aircall_eu_analytics.agent_daily`` from ``aircall_eu
 It is rebuilt by the account's automation sensor whenever one of its inputs lands.
 """
 
-
 import dagster as dg
 
 from aircall_assets.catalog import CALLS, TAGS, USERS
@@ -34,7 +33,7 @@ COLUMNS = (
     ("answer_rate", "DOUBLE", "Answered inbound / inbound calls; null without inbound calls."),
     ("talk_seconds", "BIGINT", "Total talk time: ended_at - answered_at of answered calls."),
     ("average_talk_seconds", "DOUBLE", "Average talk time of the answered calls."),
-    ("calls_by_tag", "JSON", "Calls per tag name, e.g. {\"VIP\": 2}; {} when none is tagged."),
+    ("calls_by_tag", "JSON", 'Calls per tag name, e.g. {"VIP": 2}; {} when none is tagged.'),
 )
 NEEDED_COLUMNS = {
     CALLS.name: ("user", "started_at", "direction", "answered_at", "ended_at"),
@@ -50,14 +49,20 @@ def agent_daily_query(kind: str, schema: str, with_users: bool, with_tags: bool)
     def table(name: str) -> str:
         return f"{quote(schema)}.{quote(name)}"
 
-    json_type, object_agg = ("JSONB", "jsonb_object_agg") if kind == "postgres" else (
-        "JSON",
-        "json_group_object",
+    json_type, object_agg = (
+        ("JSONB", "jsonb_object_agg")
+        if kind == "postgres"
+        else (
+            "JSON",
+            "json_group_object",
+        )
     )
     talk = "extract(epoch FROM (a.ended_at - a.answered_at))"
     inbound = "a.direction = 'inbound'"
-    tag_name = "coalesce(t.name, CAST(ct.tag_id AS VARCHAR))" if with_tags else (
-        "CAST(ct.tag_id AS VARCHAR)"
+    tag_name = (
+        "coalesce(t.name, CAST(ct.tag_id AS VARCHAR))"
+        if with_tags
+        else ("CAST(ct.tag_id AS VARCHAR)")
     )
     tags_join = f"LEFT JOIN {table(TAGS.name)} AS t ON t.id = ct.tag_id" if with_tags else ""
     user_name = "u.name" if with_users else "CAST(NULL AS VARCHAR)"

@@ -51,6 +51,8 @@ ENV_VARS = {
     f"{DEFAULT_MEMORY_LIMIT}.",
     "AIRCALL_SETTINGS": "Settings file. Default ./aircall.yaml.",
     "AIRCALL_START_DATE": "Overrides the settings' history_start (YYYY-MM-DD).",
+    "AIRCALL_ARCHIVE_URL": "Where recordings.enabled archives the calls' audio: a folder or an "
+    "fsspec URL such as s3://bucket/prefix. Default data/recordings.",
 }
 
 

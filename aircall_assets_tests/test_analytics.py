@@ -123,13 +123,13 @@ def test_agent_daily_matches_the_calls_per_agent_and_day(simulator_factory, ware
         got = stored[key]
         for name in ("answer_rate", "average_talk_seconds"):
             assert got[name] == pytest.approx(row[name]), (key, name)
-        assert {k: v for k, v in got.items() if k not in ("answer_rate", "average_talk_seconds")} == {
-            k: v for k, v in row.items() if k not in ("answer_rate", "average_talk_seconds")
-        }, key
+        assert {
+            k: v for k, v in got.items() if k not in ("answer_rate", "average_talk_seconds")
+        } == {k: v for k, v in row.items() if k not in ("answer_rate", "average_talk_seconds")}, key
     assert any(row["calls_by_tag"] for row in expected.values())  # the tags were exercised
-    assert result.asset_materializations_for_node("aircall_analytics__agent_daily")[
-        0
-    ].metadata["dagster/row_count"].value == len(expected)
+    assert result.asset_materializations_for_node("aircall_analytics__agent_daily")[0].metadata[
+        "dagster/row_count"
+    ].value == len(expected)
 
 
 def test_agent_daily_says_which_input_to_materialize_first(tmp_path):

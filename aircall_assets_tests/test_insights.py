@@ -11,6 +11,7 @@ import dagster as dg
 import pytest
 
 from aircall_assets.assets import build_extract_asset
+from aircall_assets.automation import AFTER_CALLS_LOAD
 from aircall_assets.budget import FileBudget
 from aircall_assets.catalog import CALLS, INSIGHTS
 from aircall_assets.definitions import build_account_definitions
@@ -306,9 +307,10 @@ def test_only_the_chosen_results_have_assets():
     graph = build_account_definitions(topics).resolve_asset_graph()
     keys = {k.path[-1] for k in graph.get_all_asset_keys()}
     assert keys & insight_tables == {"call_topic"}
-    assert graph.get(dg.AssetKey(["aircall", "call_topic"])).parent_keys == {
-        dg.AssetKey(["aircall", "calls"])
-    }
+    topic = graph.get(dg.AssetKey(["aircall", "call_topic"]))
+    assert topic.parent_keys == {dg.AssetKey(["aircall", "calls"])}
+    # asked by the account's automation sensor right after the calls of a range land
+    assert topic.automation_condition is AFTER_CALLS_LOAD
 
 
 def test_calls_in_progress_without_conversation_or_stored_are_not_asked():

@@ -17,6 +17,7 @@ from typing import Any
 import dagster as dg
 
 from aircall_assets.assets import column_schema, daily_partitions, partition_range
+from aircall_assets.automation import AFTER_CALLS_LOAD
 from aircall_assets.catalog import CALLS, INSIGHTS, Table
 from aircall_assets.client.errors import AircallError
 from aircall_assets.client.resource import AircallResource
@@ -110,6 +111,7 @@ def build_insight_asset(setting: str, settings: Settings) -> dg.AssetsDefinition
                     "dagster/table_name": f"{names.extract_schema}.{t.name}",
                     "api_path": t.path,
                 },
+                automation_condition=AFTER_CALLS_LOAD,
             )
             for t in tables
         },

@@ -5,7 +5,7 @@ the warehouse (their links as the calls' load just got them), archives each link
 yet (``archiver.py``), and replaces the range's rows of ``call_recording`` through the warehouse
 IO manager, one row per call and kind: where the file is, its size and hash, or why it could
 not be archived. Links expire about an hour after the calls were read, so the asset runs as
-soon as the calls' load lands (``ARCHIVE_AFTER_CALLS``), on the project's automation sensor.
+soon as the calls' load lands (``AFTER_CALLS_LOAD``), on the project's automation sensor.
 
 A failed link is a row, not a failed run; the run fails, after its rows are written, only when
 more than ``recordings.max_failure_share`` of the range's recordings failed.
@@ -22,6 +22,7 @@ from typing import Any
 import dagster as dg
 
 from aircall_assets.assets import column_schema, daily_partitions, partition_range
+from aircall_assets.automation import AFTER_CALLS_LOAD
 from aircall_assets.catalog import CALL_RECORDING, CALLS
 from aircall_assets.client.errors import AircallAPIError, AircallError
 from aircall_assets.client.resource import AircallResource
@@ -34,17 +35,6 @@ from aircall_assets.warehouse import TableLoad, TableStore, is_range
 
 KINDS = ("recording", "voicemail")
 WORKERS = 4  # downloads at once: a range's links must all be fetched within their hour
-
-# Every partition whose calls were just loaded, as soon as that load ends: their links are
-# fresh. Not the partitions merely missing (turning the asset on would then fetch the whole
-# history through links long expired, one API refresh each), and not only the latest day as
-# ``eager()`` would (the daily run's lookback days retry what failed; a backfill of calls
-# archives its range).
-ARCHIVE_AFTER_CALLS = (
-    dg.AutomationCondition.any_deps_updated().since_last_handled()
-    & ~dg.AutomationCondition.any_deps_in_progress()
-    & ~dg.AutomationCondition.in_progress()
-).with_label("after the calls' load")
 
 
 def _utc(moment: datetime) -> datetime:
@@ -161,7 +151,7 @@ def build_recording_asset(
         io_manager_key=names.io_manager_key,
         required_resource_keys={names.aircall_resource_key, names.io_manager_key},
         pool=warehouse_pool(),
-        automation_condition=ARCHIVE_AFTER_CALLS,
+        automation_condition=AFTER_CALLS_LOAD,
         metadata={
             "dagster/column_schema": column_schema(CALL_RECORDING.fields),
             "dagster/table_name": f"{schema}.{CALL_RECORDING.name}",
