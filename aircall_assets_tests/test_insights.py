@@ -177,7 +177,7 @@ def insight_requests(sim) -> int:
     return sum(n for path, n in sim.stats.by_path.items() if path.count("/") == 4)
 
 
-def materialize(sim, address, settings, resource, *, with_calls: bool):
+def materialize(sim, address, settings, resource, *, with_calls: bool, instance=None):
     assets = build_insight_assets(settings)
     if with_calls:
         assets = [build_extract_asset(CALLS, settings), *assets]
@@ -189,6 +189,7 @@ def materialize(sim, address, settings, resource, *, with_calls: bool):
             "dagster/asset_partition_range_end": (START + timedelta(days=DAYS - 1)).isoformat(),
         },
         raise_on_error=False,
+        instance=instance,
     )
 
 
@@ -273,6 +274,19 @@ def test_every_table_matches_the_simulator_and_a_rerun_asks_only_calls_without_r
     sent = budget.update(lambda state, now: [t for t in state.get("sent", []) if t >= began])
     assert len(sent) == sim.stats.requests
 
+    # once a run of the days has asked them, calls that had long ended are not asked again
+    instance = dg.DagsterInstance.ephemeral()
+    assert materialize(
+        sim, warehouse.address, settings, resource, with_calls=False, instance=instance
+    ).success
+    asked_before = insight_requests(sim)
+    again = materialize(
+        sim, warehouse.address, settings, resource, with_calls=False, instance=instance
+    )
+    assert again.success and insight_requests(sim) == asked_before
+    figures = range_run_figures(again, dg.AssetKey(["aircall", "call_topic"]))
+    assert figures["calls_skipped_asked_before_without_result"] > 0
+
 
 def test_a_company_without_the_ai_package_fails_saying_what_to_do(simulator_factory, tmp_path):
     sim = simulator_factory(seed=2, start_date=START, days=1, calls_per_day=20, intelligence=False)
@@ -316,10 +330,10 @@ def test_only_the_chosen_results_have_assets():
 def test_calls_in_progress_without_conversation_or_stored_are_not_asked():
     at = datetime(2026, 1, 1, tzinfo=timezone.utc)
     calls = [
-        StoredCall(1, at, ended=True, had_conversation=True),
-        StoredCall(2, at, ended=False, had_conversation=True),
-        StoredCall(3, at, ended=True, had_conversation=False),
-        StoredCall(4, at, ended=True, had_conversation=True),
+        StoredCall(1, at, ended_at=at, had_conversation=True),
+        StoredCall(2, at, ended_at=None, had_conversation=True),
+        StoredCall(3, at, ended_at=at, had_conversation=False),
+        StoredCall(4, at, ended_at=at, had_conversation=True),
     ]
     figures = AskFigures()
     assert calls_to_ask(calls, {4}, figures) == [calls[0]]
@@ -328,7 +342,19 @@ def test_calls_in_progress_without_conversation_or_stored_are_not_asked():
         "calls_skipped_already_stored": 1,
         "calls_skipped_in_progress": 1,
         "calls_skipped_no_conversation": 1,
+        "calls_skipped_asked_before_without_result": 0,
         "calls_asked": 0,
         "calls_with_data": 0,
         "calls_without_data_404": 0,
     }
+
+
+def test_a_call_asked_long_after_it_ended_is_not_asked_again_but_a_late_one_is():
+    day = datetime(2026, 1, 1, 9, tzinfo=timezone.utc)
+    early = StoredCall(1, day, ended_at=day + timedelta(minutes=5), had_conversation=True)
+    late = StoredCall(2, day, ended_at=day + timedelta(hours=14), had_conversation=True)
+    asked_at = {day.date(): day + timedelta(hours=15)}  # the earlier run, an hour after `late`
+    figures = AskFigures()
+    assert calls_to_ask([early, late], set(), figures, asked_at) == [late]
+    assert figures.calls_skipped_asked_before_without_result == 1
+    assert calls_to_ask([early, late], set(), AskFigures(), {}) == [early, late]

@@ -10,7 +10,10 @@ only when it may have a result that is not stored yet:
   transcribe or analyse (decided only when the calls table holds ``answered_at`` and
   ``voicemail``);
 * a 404 (no result, or not yet: results appear minutes after the call) is no error; the call
-  is asked again by a later run of its day.
+  is asked again by a later run of its day, unless it had ended ``RESULT_DELAY`` before an
+  earlier run of that day asked it: its result would have been there (the daily run's lookback
+  days would otherwise ask every call without a result again, each day; run config
+  ``ask_again`` asks them anyway).
 
 A 403 means the company lacks Aircall's AI package when the credentials themselves work (one
 ``/v1/ping`` tells which, after the 403 only): the run fails saying to turn the setting off or
@@ -20,9 +23,9 @@ buy the add-on.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 from aircall_assets.catalog import Table
@@ -30,6 +33,9 @@ from aircall_assets.client.client import AircallClient
 from aircall_assets.client.errors import AircallAuthError, AircallError
 
 PROGRESS_SECONDS = 30.0  # at most one progress line per this many seconds of asking
+# Aircall generates results seconds to minutes after a call ends; a call that had ended this
+# long before a run asked it and got no result has none to come.
+RESULT_DELAY = timedelta(hours=6)
 
 
 class InsightsNotIncluded(AircallError):
@@ -42,8 +48,13 @@ class StoredCall:
 
     id: int
     started_at: datetime
-    ended: bool
+    ended_at: datetime | None
     had_conversation: bool  # answered or voicemail (True when the table cannot tell)
+
+    @property
+    def day(self) -> date:
+        """The UTC day of the call: its partition."""
+        return self.started_at.astimezone(timezone.utc).date()
 
 
 @dataclass
@@ -54,6 +65,7 @@ class AskFigures:
     calls_skipped_already_stored: int = 0
     calls_skipped_in_progress: int = 0
     calls_skipped_no_conversation: int = 0
+    calls_skipped_asked_before_without_result: int = 0
     calls_asked: int = 0
     calls_with_data: int = 0
     calls_without_data_404: int = 0
@@ -63,18 +75,26 @@ class AskFigures:
 
 
 def calls_to_ask(
-    calls: Iterable[StoredCall], stored: set[int], figures: AskFigures
+    calls: Iterable[StoredCall],
+    stored: set[int],
+    figures: AskFigures,
+    last_asked: Mapping[date, datetime] | None = None,
 ) -> list[StoredCall]:
-    """The calls that may have a result not stored yet, counting the others in ``figures``."""
+    """The calls that may have a result not stored yet, counting the others in ``figures``;
+    ``last_asked``: when an earlier run last asked each day's calls (none: ask them all)."""
+    last_asked = last_asked or {}
     chosen = []
     for call in calls:
         figures.calls_in_range += 1
+        asked = last_asked.get(call.day)
         if call.id in stored:
             figures.calls_skipped_already_stored += 1
-        elif not call.ended:
+        elif call.ended_at is None:
             figures.calls_skipped_in_progress += 1
         elif not call.had_conversation:
             figures.calls_skipped_no_conversation += 1
+        elif asked is not None and call.ended_at < asked - RESULT_DELAY:
+            figures.calls_skipped_asked_before_without_result += 1
         else:
             chosen.append(call)
     return chosen

@@ -11,10 +11,11 @@ failing between the two writes leaves the call to be asked again rather than hal
 
 import warnings
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from typing import Any
 
 import dagster as dg
+from pydantic import Field as PydanticField
 
 from aircall_assets.assets import column_schema, daily_partitions, partition_range
 from aircall_assets.automation import AFTER_CALLS_LOAD
@@ -57,7 +58,7 @@ def _stored_calls(
     calls = []
     for call_id, started_at, ended_at, *rest in rows:
         had_conversation = len(rest) < 2 or any(value is not None for value in rest)
-        calls.append(StoredCall(call_id, started_at, ended_at is not None, had_conversation))
+        calls.append(StoredCall(call_id, started_at, ended_at, had_conversation))
     return calls
 
 
@@ -85,6 +86,29 @@ def _stored_call_ids(store: TableStore, schema: str, table: Table, replace: Repl
     except LookupError:
         return set()
     return {call_id for (call_id,) in found}
+
+
+class InsightRunConfig(dg.Config):
+    """Per-run options of a conversation-intelligence asset."""
+
+    ask_again: bool = PydanticField(
+        default=False,
+        description="Ask every ended call without a stored result, also those an earlier run "
+        "asked long after they ended (e.g. after the AI package was added).",
+    )
+
+
+def _last_asked(context: dg.AssetExecutionContext, key: dg.AssetKey) -> dict[date, datetime]:
+    """When the latest earlier run stored each partition of this run (its calls were asked)."""
+    keys = list(context.partition_keys)
+    records = context.instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=key, asset_partitions=keys), limit=len(keys) * 50
+    ).records
+    asked: dict[date, datetime] = {}
+    for record in records:  # newest first
+        day = date.fromisoformat(record.partition_key)
+        asked.setdefault(day, datetime.fromtimestamp(record.timestamp, timezone.utc))
+    return asked
 
 
 def build_insight_asset(setting: str, settings: Settings) -> dg.AssetsDefinition:
@@ -123,7 +147,9 @@ def build_insight_asset(setting: str, settings: Settings) -> dg.AssetsDefinition
         pool=warehouse_pool(),
         description=f"Aircall conversation intelligence: {setting}, one request per call.",
     )
-    def _insights(context: dg.AssetExecutionContext) -> Iterator[dg.Output]:
+    def _insights(
+        context: dg.AssetExecutionContext, config: InsightRunConfig
+    ) -> Iterator[dg.Output]:
         aircall: AircallResource = getattr(context.resources, names.aircall_resource_key)
         store: TableStore = getattr(context.resources, names.io_manager_key).store
         schema = names.extract_schema
@@ -131,7 +157,8 @@ def build_insight_asset(setting: str, settings: Settings) -> dg.AssetsDefinition
         calls = _stored_calls(store, schema, settings, replace)
         stored = _stored_call_ids(store, schema, anchor, replace)
         figures = AskFigures()
-        chosen = calls_to_ask(calls, stored, figures)
+        asked = {} if config.ask_again else _last_asked(context, keys[anchor.name])
+        chosen = calls_to_ask(calls, stored, figures, asked)
         context.log.info(
             f"{setting}: {len(calls):,} calls from {window.start:%Y-%m-%d} to "
             f"{window.end:%Y-%m-%d} (exclusive), {len(chosen):,} to ask Aircall"
