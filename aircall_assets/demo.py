@@ -147,8 +147,9 @@ def demo(config: SimulatorConfig | None = None) -> int:
         print(f"Simulator on {sim.base_url}: {config.days} days from {start}", flush=True)
         counts = run_extract(start, end)
     print(f"\nWarehouse {address(warehouse_store())}:")
+    width = max(map(len, counts), default=0)
     for name, rows in counts.items():
-        print(f"  aircall.{name:<13} {rows:>7} rows")
+        print(f"  aircall.{name:<{width}} {rows:>7} rows")
     print("\nNext: `make dev` opens the Dagster UI on the same data.")
     return 0
 
