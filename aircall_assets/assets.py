@@ -197,41 +197,90 @@ def _check_results(
         )
 
 
-def build_extract_asset(table: Table, settings: Settings) -> dg.AssetsDefinition:
-    """The asset of one catalog table for the settings' account, with their column selection
-    as default."""
+def _outs(table: Table, settings: Settings) -> dict[str, dg.AssetOut]:
+    """The table's asset (written by the IO manager) and one per child table (written with it
+    in the same transaction, so without a value of its own), by output name."""
     names = settings.names
-    key = names.extract_key(table.name)
-    default_columns = settings.columns_for(table)
-    default_fields = table.resolve_columns(default_columns)
-    partitions = daily_partitions(settings) if table.is_partitioned else None
-
-    @dg.asset(
-        key=key,
-        group_name=names.extract_schema,
-        kinds={"aircall", warehouse_kind()},
-        description=table.purpose,
-        partitions_def=partitions,
-        backfill_policy=dg.BackfillPolicy.single_run() if partitions else None,
-        io_manager_key=names.io_manager_key,
-        # the IO manager as a resource too: the checks read the stored table through it
-        required_resource_keys={names.aircall_resource_key, names.io_manager_key},
-        check_specs=_check_specs(table, key),
-        pool=warehouse_pool(),
-        freshness_policy=dg.FreshnessPolicy.cron(
+    common: dict[str, Any] = {
+        "kinds": {"aircall", warehouse_kind()},
+        "freshness_policy": dg.FreshnessPolicy.cron(
             deadline_cron=settings.schedule.freshness_deadline_cron,
             lower_bound_delta=timedelta(hours=24),
             timezone=settings.schedule.timezone,
         ),
-        metadata={
-            "dagster/column_schema": column_schema(default_fields),
-            "dagster/table_name": f"{names.extract_schema}.{table.name}",
-            "replication": table.replication.value,
-            "api_path": table.path,
+        "tags": {"replication": table.replication.value},
+    }
+    outs = {
+        table.name: dg.AssetOut(
+            key=names.extract_key(table.name),
+            description=table.purpose,
+            io_manager_key=names.io_manager_key,
+            metadata={
+                "dagster/column_schema": column_schema(
+                    table.resolve_columns(settings.columns_for(table))
+                ),
+                "dagster/table_name": f"{names.extract_schema}.{table.name}",
+                "replication": table.replication.value,
+                "api_path": table.path,
+            },
+            **common,
+        )
+    }
+    for child in table.children:
+        outs[child.name] = dg.AssetOut(
+            key=names.extract_key(child.name),
+            dagster_type=dg.Nothing,
+            description=child.purpose,
+            metadata={
+                "dagster/column_schema": column_schema(child.fields),
+                "dagster/table_name": f"{names.extract_schema}.{child.name}",
+                "replication": table.replication.value,
+                "parent_table": f"{names.extract_schema}.{table.name}",
+            },
+            **common,
+        )
+    return outs
+
+
+def build_extract_asset(table: Table, settings: Settings) -> dg.AssetsDefinition:
+    """The asset of one catalog table for the settings' account, with their column selection
+    as default, and the assets of its child tables (``Table.children``), materialized with it.
+
+    One op whatever the table, named like the parent's key (``aircall__calls``), so run config
+    is keyed as for a single asset. A child is written only with its parent (its rows come
+    from the parent's records, in the parent's transaction), so a selection must hold the
+    parent; every child is written with it, selected or not, and the IO manager records the
+    unselected ones' materializations itself (``--select aircall/calls`` keeps working)."""
+    names = settings.names
+    key = names.extract_key(table.name)
+    default_columns = settings.columns_for(table)
+    partitions = daily_partitions(settings) if table.is_partitioned else None
+
+    @dg.multi_asset(
+        name="__".join(key.path),
+        outs=_outs(table, settings),
+        # lineage: each child table downstream of its parent
+        internal_asset_deps={
+            table.name: set(),
+            **{child.name: {key} for child in table.children},
         },
-        tags={"replication": table.replication.value},
+        group_name=names.extract_schema,
+        partitions_def=partitions,
+        backfill_policy=dg.BackfillPolicy.single_run() if partitions else None,
+        # the IO manager as a resource too: the checks read the stored table through it
+        required_resource_keys={names.aircall_resource_key, names.io_manager_key},
+        check_specs=_check_specs(table, key),
+        pool=warehouse_pool(),
+        can_subset=True,
     )
     def _extract(context: dg.AssetExecutionContext, config: TableRunConfig):
+        if key not in context.selected_asset_keys:
+            raise dg.Failure(
+                description=f"{', '.join(k.to_user_string() for k in context.selected_asset_keys)}"
+                f" can only be materialized with {key.to_user_string()}, whose records they "
+                f"come from: select it too (--select {key.to_user_string()}+ selects it with "
+                "its child tables)."
+            )
         aircall: AircallResource = getattr(context.resources, names.aircall_resource_key)
         try:
             fields = table.resolve_columns(config.columns or default_columns)
@@ -292,7 +341,13 @@ def build_extract_asset(table: Table, settings: Settings) -> dg.AssetsDefinition
             "schema_drift_unknown_fields": sorted(drift.unknown),
             "schema_drift_missing_fields": dict(sorted(drift.missing.items())),
         }
-        load = TableLoad(fields=fields, primary_key=table.primary_key, replace=replace, spool=spool)
+        load = TableLoad(
+            fields=fields,
+            primary_key=table.primary_key,
+            replace=replace,
+            spool=spool,
+            children_of=table,
+        )
         keys = context.partition_keys if partitions is not None else []
         if is_range(keys):
             # as the IO manager does with the write's: once for the run, not once per day
@@ -303,15 +358,18 @@ def build_extract_asset(table: Table, settings: Settings) -> dg.AssetsDefinition
                     metadata=read_figures,
                 )
             )
-            output = dg.Output(load)
+            output = dg.Output(load, output_name=table.name)
         else:
-            output = dg.Output(load, metadata=read_figures)
+            output = dg.Output(load, output_name=table.name, metadata=read_figures)
         try:
             yield output
         except BaseException:
             spool.close()  # kept: the rerun loads it without reading it again
             raise
         spool.discard()
+        for child in table.children:  # written with the parent; the IO manager reported them
+            if names.extract_key(child.name) in context.selected_asset_keys:
+                yield dg.Output(None, output_name=child.name)
         if drift.unknown:
             context.log.warning(
                 f"Aircall sent fields the catalog does not know for {table.name}: "
@@ -319,7 +377,10 @@ def build_extract_asset(table: Table, settings: Settings) -> dg.AssetsDefinition
             )
         warehouse: WarehouseIOManager = getattr(context.resources, names.io_manager_key)
         stored = warehouse.key_counts(key, table.primary_key) if table.primary_key else None
-        yield from _check_results(rows_read, api_total, stored)
+        selected = {c.name for c in context.selected_asset_check_keys}
+        for result in _check_results(rows_read, api_total, stored):
+            if result.check_name in selected:
+                yield result
 
     return _extract
 

@@ -62,10 +62,17 @@ def daily_schedule(settings: Settings) -> str:
     return settings.names.suffixed(DAILY_SCHEDULE)
 
 
-def build_jobs(settings: Settings) -> list:
+def table_keys(settings: Settings, table: Table) -> list[dg.AssetKey]:
+    """The asset keys one table's op materializes: the table's and its child tables', which
+    are written with it (``assets.build_extract_asset``)."""
     names = settings.names
-    keyed = [names.extract_key(t.name) for t in settings.enabled_tables if t.is_partitioned]
-    full = [names.extract_key(t.name) for t in settings.enabled_tables if not t.is_partitioned]
+    return [names.extract_key(name) for name in (table.name, *(c.name for c in table.children))]
+
+
+def build_jobs(settings: Settings) -> list:
+    tables = settings.enabled_tables
+    keyed = [k for t in tables if t.is_partitioned for k in table_keys(settings, t)]
+    full = [k for t in tables if not t.is_partitioned for k in table_keys(settings, t)]
     jobs = []
     if keyed:
         jobs.append(
@@ -225,11 +232,11 @@ def _midnight(day: date) -> int:
 
 def build_contacts_sensor(settings: Settings) -> dg.SensorDefinition:
     names = settings.names
-    contacts = names.extract_key(CONTACTS.name)
+    contacts = table_keys(settings, CONTACTS)
 
     @dg.sensor(
         name=names.suffixed(CONTACTS_SENSOR),
-        asset_selection=dg.AssetSelection.assets(contacts),
+        asset_selection=dg.AssetSelection.assets(*contacts),
         required_resource_keys={names.aircall_resource_key},
         minimum_interval_seconds=3600,
         default_status=_sensor_status(settings.schedule.running),
@@ -261,7 +268,7 @@ def build_contacts_sensor(settings: Settings) -> dg.SensorDefinition:
 
 
 def _changed_partition_runs(
-    changes: ContactChanges, contacts: dg.AssetKey
+    changes: ContactChanges, contacts: list[dg.AssetKey]
 ) -> list[dg.RunRequest] | dg.SkipReason:
     """One run per partition holding an edited contact: the walk saw every edit."""
     if not changes.partitions:
@@ -270,7 +277,7 @@ def _changed_partition_runs(
         dg.RunRequest(
             run_key=f"contacts-changed:{key}:{changes.newest}",
             partition_key=key,
-            asset_selection=[contacts],
+            asset_selection=contacts,
         )
         for key in sorted(changes.partitions)
     ]
@@ -281,7 +288,7 @@ def _reread_all(
     settings: Settings,
     changes: ContactChanges,
     today: date,
-    contacts: dg.AssetKey,
+    contacts: list[dg.AssetKey],
 ) -> list[dg.RunRequest] | dg.SkipReason:
     """One range run over every contact partition, for a walk the cap ended before the cursor.
 
@@ -303,7 +310,7 @@ def _reread_all(
     return [
         dg.RunRequest(
             run_key=f"contacts-reread:{first}:{last}:{changes.newest}",
-            asset_selection=[contacts],
+            asset_selection=contacts,
             tags={
                 "dagster/asset_partition_range_start": first.isoformat(),
                 "dagster/asset_partition_range_end": last.isoformat(),

@@ -3,13 +3,14 @@
 For every account of the code location (``run(accounts)``, one ``Settings`` each), per table:
 its state (``pending`` until the first successful load, ``active`` once loaded while the
 account's daily schedule runs, ``paused`` while it is off, ``disabled`` when the account's
-settings leave the table out), the last successful load and the last run's outcome, the rows in
-the account's schema, and for key-based tables the daily partitions loaded and missing since
-the account's history start. Per reverse-sync destination: whether it is activated (its sensor
-running), its last run and its rows by latest outcome, sent / rejected / failed, from the
-account's ``<sync schema>.state`` (every single attempt is in its ``responses``). When a
-table's or destination's last run failed, the one-line reason of that failure
-(``run_failures.py``), so that ``failure`` is never shown without a why.
+settings leave the table out; a child table such as ``call_tag`` follows its parent's), the
+last successful load and the last run's outcome, the rows in the account's schema, and for
+key-based tables the daily partitions loaded and missing since the account's history start. Per
+reverse-sync destination: whether it is activated (its sensor running), its last run and its
+rows by latest outcome, sent / rejected / failed, from the account's ``<sync schema>.state``
+(every single attempt is in its ``responses``). When a table's or destination's last run
+failed, the one-line reason of that failure (``run_failures.py``), so that ``failure`` is never
+shown without a why.
 
 Everything is read, nothing is written: the Dagster instance under ``DAGSTER_HOME`` (the same
 default as ``make dev``: ``./.dagster_home``) and the warehouse ``AIRCALL_WAREHOUSE_URL`` names
@@ -32,7 +33,7 @@ from typing import Any
 
 import dagster as dg
 
-from aircall_assets.catalog import CALLS, TABLES
+from aircall_assets.catalog import CALLS, TABLES, Table
 from aircall_assets.run_failures import FailureReasons, LastFailure, utc_timestamp
 from aircall_assets.schedules import daily_schedule
 from aircall_assets.settings import Settings
@@ -202,10 +203,21 @@ def collect(
     )
 
 
+def status_tables() -> list[tuple[str, Table]]:
+    """Every table status reports, with the catalog table whose asset loads it: its own, or
+    for a child table (``call_tag``) its parent's, listed right after the parent."""
+    return [
+        (name, table)
+        for table in TABLES.values()
+        for name in (table.name, *(c.name for c in table.children))
+    ]
+
+
 def _tables_of(settings: Settings) -> AccountTables:
     names = settings.names
-    enabled = tuple(t.name for t in settings.enabled_tables)
-    return AccountTables(names.extract_schema, enabled, names.sync_schema)
+    enabled = {t.name for t in settings.enabled_tables}
+    tables = tuple(name for name, loader in status_tables() if loader.name in enabled)
+    return AccountTables(names.extract_schema, tables, names.sync_schema)
 
 
 def _account_status(
@@ -228,9 +240,18 @@ def _account_status(
     rows = facts.rows_of(_tables_of(settings))
     tables = [
         _table_status(
-            settings, name, name in enabled, defs, instance, reasons, facts, rows, schedule_running
+            settings,
+            name,
+            loader,
+            loader.name in enabled,
+            defs,
+            instance,
+            reasons,
+            facts,
+            rows,
+            schedule_running,
         )
-        for name in TABLES
+        for name, loader in status_tables()
     ]
     return AccountStatus(
         account=settings.account,
@@ -247,6 +268,7 @@ def _account_status(
 def _table_status(
     settings: Settings,
     name: str,
+    loader: Table,
     enabled: bool,
     defs: dg.Definitions,
     instance: dg.DagsterInstance | None,
@@ -255,8 +277,7 @@ def _table_status(
     rows: dict[str, int],
     schedule_running: bool,
 ) -> TableStatus:
-    table = TABLES[name]
-    status = TableStatus(name=name, state="disabled", replication=table.replication.value)
+    status = TableStatus(name=name, state="disabled", replication=loader.replication.value)
     if not enabled:
         return status
     key = settings.names.extract_key(name)

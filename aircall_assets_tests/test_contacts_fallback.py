@@ -85,7 +85,9 @@ def test_more_edits_than_the_cap_rereads_every_partition_in_one_run(
     [request] = result.run_requests
     yesterday = utc_today() - timedelta(days=1)
     assert request.partition_key is None
-    assert request.asset_selection == [dg.AssetKey(["aircall", "contacts"])]
+    assert request.asset_selection == [
+        dg.AssetKey(["aircall", name]) for name in ("contacts", "contact_number", "contact_email")
+    ]
     assert (request.tags[RANGE_START], request.tags[RANGE_END]) == (
         first_day.isoformat(),
         yesterday.isoformat(),

@@ -145,8 +145,12 @@ def test_contacts_sensor_requests_one_run_per_changed_partition(simulator, accou
             partition_of(c) for c in edited
         )
         assert all(RANGE_START not in r.tags for r in second.run_requests)
-        contacts = dg.AssetKey([names.extract_schema, "contacts"])
-        assert all(r.asset_selection == [contacts] for r in second.run_requests)
+        # the contacts with their child tables, written together
+        contacts = [
+            dg.AssetKey([names.extract_schema, name])
+            for name in ("contacts", "contact_number", "contact_email")
+        ]
+        assert all(r.asset_selection == contacts for r in second.run_requests)
         assert int(second.cursor) > int(first.cursor)
         third = tick(instance, second.cursor)
         assert not third.run_requests, "the same change is not requested twice"

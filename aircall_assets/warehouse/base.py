@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import pandas as pd
 
-from aircall_assets.catalog import Field
+from aircall_assets.catalog import ChildTable, Field, Table
 from aircall_assets.spool import Spool, spool_pages
 from aircall_assets.sql import quote
 
@@ -37,6 +37,16 @@ class ReplaceRange:
 
 
 @dataclass
+class ChildWrite:
+    """What a load wrote to one child table of its parent (``call_tag`` of ``calls``)."""
+
+    rows_written: int
+    rows_in_table: int
+    rows_per_day: dict[str, int]  # the replaced range's rows by the child's copy of the date
+    rows_replaced: int  # rows deleted: of parents reloaded, or no longer in the parent
+
+
+@dataclass
 class WriteResult:
     rows_written: int
     rows_in_table: int
@@ -44,6 +54,7 @@ class WriteResult:
     preview: pd.DataFrame
     rows_kept: int = 0  # rows of days the API no longer serves, kept in the range
     rows_replaced: int = 0  # rows the load deleted (older versions, or gone from Aircall)
+    children: dict[str, ChildWrite] = field(default_factory=dict)  # by child table name
 
 
 @dataclass
@@ -60,6 +71,13 @@ class TableLoad:
     replace: ReplaceRange | None = None  # None: the whole table
     pages: Iterable[list[dict[str, Any]]] = ()
     spool: Spool | None = None
+    # The catalog table whose child tables (``Table.children``) are written with the load,
+    # from the same records and in the same transaction; None: no child tables.
+    children_of: Table | None = None
+
+    @property
+    def children(self) -> tuple[ChildTable, ...]:
+        return self.children_of.children if self.children_of is not None else ()
 
 
 @dataclass(frozen=True)

@@ -31,11 +31,13 @@ import duckdb
 import pandas as pd
 
 from aircall_assets.catalog import Field
+from aircall_assets.children import child_refusal, child_rows_sql
 from aircall_assets.normalize import refusal, typed_records_sql
 from aircall_assets.spool import Spool
 from aircall_assets.sql import column_ddl, literal, quote
 from aircall_assets.warehouse.base import (
     UNSERVED,
+    ChildWrite,
     KeyCounts,
     Replaced,
     TableLoad,
@@ -46,7 +48,9 @@ from aircall_assets.warehouse.base import (
     read_range_sql,
     verify_load,
 )
+from aircall_assets.warehouse.child_tables import child_write, remove_stale_children
 
+LOADED_KEYS = "aircall_loaded_keys"  # temp table of the parent keys a load wrote
 DEFAULT_DUCKDB_PATH = "data/aircall.duckdb"
 LOCK_TIMEOUT_SECONDS = 3600.0
 # DuckDB's buffer pool defaults to 80% of RAM and keeps written pages cached, so a long backfill
@@ -199,6 +203,13 @@ class Warehouse(TableStore):
                         raise RuntimeError(
                             f"{target}: {inserted} rows inserted from a spool of {rows_written}"
                         )
+                if load.children:
+                    # the range now holds exactly the rows just loaded
+                    con.execute(
+                        f"CREATE OR REPLACE TEMP TABLE {LOADED_KEYS} AS SELECT "
+                        f"{quote(load.primary_key)} AS k FROM {target} WHERE {loaded.where}",
+                        loaded.params,
+                    )
                 kept = _restore_unserved(con, target, load) if aside else 0
                 if rows_written and load.primary_key and load.replace is not None:
                     # A record whose date moved since it was loaded still has its old row
@@ -210,8 +221,10 @@ class Warehouse(TableStore):
                         loaded.params * 2,
                     ).fetchone()
                     deleted += moved
+                children = _write_children(con, spool, schema, table, load)
                 result = _verify(con, target, load, loaded, rows_written, kept)
                 result.rows_replaced = deleted - kept
+                result.children = children
                 con.execute("COMMIT")
             except duckdb.OutOfMemoryException:
                 con.execute("ROLLBACK")
@@ -363,6 +376,55 @@ def _insert_typed(
     return inserted
 
 
+def _write_children(
+    con: duckdb.DuckDBPyConnection, spool: Spool, schema: str, table: str, load: TableLoad
+) -> dict[str, ChildWrite]:
+    """Replace the load's child tables' rows of its parents (``warehouse/child_tables.py``),
+    in the load's transaction, once the parent table holds its final rows."""
+    parent = load.children_of
+    written: dict[str, ChildWrite] = {}
+    if parent is None or not parent.children:
+        return written
+
+    def execute(sql: str, params: list[Any]) -> int:
+        (rows,) = con.execute(sql, params).fetchone()
+        return rows
+
+    for child in parent.children:
+        target = f"{quote(schema)}.{quote(child.name)}"
+        _ensure_columns(con, schema, child.name, child.fields)
+        replaced = remove_stale_children(
+            execute, schema, table, parent, child, load.replace, f"SELECT k FROM {LOADED_KEYS}", "?"
+        )
+        inserted = 0
+        if spool.manifest.rows:
+            rows = child_rows_sql(spool.files, parent, child)
+            try:
+                inserted = execute(f"INSERT INTO {target} BY NAME SELECT * FROM {rows}", [])
+            except duckdb.InvalidInputException as exc:
+                failure = child_refusal(exc, [child])
+                if failure is not None:
+                    raise failure from None
+                raise
+        written[child.name] = child_write(
+            lambda sql, params: con.execute(sql, params).fetchall(),
+            _day_of,
+            schema,
+            parent,
+            child,
+            load.replace,
+            inserted,
+            replaced,
+            "?",
+        )
+    con.execute(f"DROP TABLE {LOADED_KEYS}")
+    return written
+
+
+def _day_of(column: str) -> str:
+    return f"strftime(date_trunc('day', {column}), '%Y-%m-%d')"
+
+
 def _verify(
     con: duckdb.DuckDBPyConnection,
     target: str,
@@ -374,7 +436,7 @@ def _verify(
     return verify_load(
         lambda sql, params: con.execute(sql, params).fetchall(),
         lambda sql, params: con.execute(sql, params).df(),
-        lambda column: f"strftime(date_trunc('day', {column}), '%Y-%m-%d')",
+        _day_of,
         target,
         load,
         loaded,

@@ -133,26 +133,72 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
         }
         if result.rows_per_day:
             summary["rows_per_day"] = dg.MetadataValue.json(result.rows_per_day)
-        if not context.has_asset_partitions:
-            context.add_output_metadata({"dagster/row_count": result.rows_in_table, **summary})
+        self._report(context, context.asset_key, summary, result.rows_in_table, result.rows_per_day)
+        for name, child in result.children.items():
+            # a child table is an asset of the same multi-asset, materialized with its parent
+            self._report(
+                context,
+                dg.AssetKey([*context.asset_key.path[:-1], name]),
+                {
+                    "table": f"{schema}.{name}",
+                    "parent": f"{schema}.{table}",
+                    "table_rows": child.rows_in_table,
+                    "rows_loaded": child.rows_written,
+                    "rows_replaced": child.rows_replaced,
+                },
+                child.rows_in_table,
+                child.rows_per_day,
+            )
+
+    @staticmethod
+    def _report(
+        context: dg.OutputContext,
+        key: dg.AssetKey,
+        summary: dict[str, Any],
+        rows_in_table: int,
+        rows_per_day: dict[str, int],
+    ) -> None:
+        """A write's figures on the materialization of ``key`` (the output's asset, or a child
+        table materialized with it): each partition its own row count, a range's figures once
+        in an observation. A child table the run did not select was written all the same (it
+        follows its parent): its materializations are recorded here."""
+        step = context.step_context
+        selected = step.assets_def is not None and key in step.assets_def.keys
+        partitions = context.asset_partition_keys if context.has_asset_partitions else []
+
+        def add(metadata: dict[str, Any], partition: str | None = None) -> None:
+            if not selected:
+                context.log_event(
+                    dg.AssetMaterialization(key, partition=partition, metadata=metadata)
+                )
+            elif key == context.asset_key and partition is None:
+                context.add_output_metadata(metadata)
+            else:  # a child's output has no value: the IO manager never sees it
+                step.add_asset_metadata(metadata, asset_key=key, partition_key=partition)
+
+        if not partitions:
+            add({"dagster/row_count": rows_in_table, **summary})
             return
+        ranged = is_range(partitions)
         # Each partition's materialization counts its own rows, so Dagster's plots show the
         # daily volume, not the table's size on every day.
-        keys = context.asset_partition_keys
-        for key, rows in rows_per_partition(keys, result.rows_per_day).items():
-            context.step_context.add_asset_metadata({"dagster/row_count": rows}, partition_key=key)
-        if not is_range(keys):
-            context.add_output_metadata(summary)
+        for partition, rows in rows_per_partition(partitions, rows_per_day).items():
+            own = summary if not ranged else {"table": summary["table"]}
+            add({"dagster/row_count": rows, **({} if selected else own)}, partition)
+        if not ranged:
+            if selected:
+                add(summary)
             return
         context.log_event(
             dg.AssetObservation(
-                asset_key=context.asset_key,
-                description=f"Write of {keys[0]}..{keys[-1]}: {result.rows_written:,} rows "
-                f"loaded, {result.rows_replaced:,} replaced",
+                asset_key=key,
+                description=f"Write of {partitions[0]}..{partitions[-1]}: "
+                f"{summary['rows_loaded']:,} rows loaded, {summary['rows_replaced']:,} replaced",
                 metadata=summary,
             )
         )
-        context.add_output_metadata({"table": f"{schema}.{table}"})
+        if selected:
+            add({"table": summary["table"]})
 
     def load_input(self, context: dg.InputContext) -> pd.DataFrame:
         schema, table = table_address(context.asset_key)

@@ -19,7 +19,7 @@ The URL's password never leaves this module in a text: errors are re-raised with
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
@@ -30,13 +30,15 @@ import psycopg
 from psycopg.types.json import Jsonb
 from psycopg.types.string import TextLoader
 
-from aircall_assets.catalog import Field
+from aircall_assets.catalog import ChildTable, Field
+from aircall_assets.children import child_refusal, child_rows_sql
 from aircall_assets.normalize import refusal
 from aircall_assets.read_ahead import read_ahead
 from aircall_assets.spool import Spool
 from aircall_assets.sql import quote
 from aircall_assets.warehouse.base import (
     UNSERVED,
+    ChildWrite,
     KeyCounts,
     Replaced,
     TableLoad,
@@ -47,9 +49,11 @@ from aircall_assets.warehouse.base import (
     read_range_sql,
     verify_load,
 )
+from aircall_assets.warehouse.child_tables import child_write, remove_stale_children
 from aircall_assets.warehouse.duckdb_file import DEFAULT_MEMORY_LIMIT, validate_memory_limit
 from aircall_assets.warehouse.postgres_types import (
     column_ddl,
+    copy_lines_of,
     copy_lines_sql,
     from_stage_sql,
     pg_type,
@@ -130,6 +134,7 @@ class PostgresWarehouse(TableStore):
                     raise RuntimeError(
                         f"{target}: {staged} records staged from a spool of {rows_written}"
                     )
+                staged_children = _stage_children(con, spool, schema, load, self.memory_limit)
                 _lock(con, f"{schema}.{table}")
                 _ensure_columns(con, schema, table, load.fields)
                 aside = _set_aside_unserved(con, target, load)
@@ -152,8 +157,10 @@ class PostgresWarehouse(TableStore):
                         f"WHERE {loaded.where}) AND NOT coalesce({loaded.where}, false)",
                         loaded.params * 2,
                     ).rowcount
+                children = _write_children(con, schema, table, load, staged_children)
                 result = _verify(con, target, load, loaded, rows_written, kept)
                 result.rows_replaced = deleted - kept
+                result.children = children
         return result
 
     def replace_frame(self, schema: str, table: str, frame: pd.DataFrame) -> int:
@@ -268,20 +275,63 @@ def _stage(
 ) -> int:
     """COPY the spooled records, typed by DuckDB, into the load's temporary table; how many.
 
-    The server reads a batch while DuckDB types the next one; DuckDB hands each row over as
-    the bytes of its line (``postgres_types.copy_lines_sql``), so that the only Python work
-    per row is joining the batch. A value that does not fit stops the COPY, before the lock."""
+    A value that does not fit stops the COPY, before the lock."""
     con.execute(f"CREATE TEMP TABLE {STAGE} ({stage_ddl(load.fields)}) ON COMMIT DROP")
     if not spool.manifest.rows:
         return 0
     lines_sql = copy_lines_sql(spool.files, table, load.fields, load.primary_key)
-    failure: Exception
+    return _copy(con, STAGE, lines_sql, target, memory_limit, lambda exc: refusal(exc, table))
+
+
+def _child_stage(child: ChildTable) -> str:
+    return quote(f"aircall_staged_{child.name}")
+
+
+def _stage_children(
+    con: psycopg.Connection, spool: Spool, schema: str, load: TableLoad, memory_limit: str
+) -> dict[str, int]:
+    """COPY the rows of the load's child tables, typed by DuckDB from the same spool, into a
+    temporary table each (``_child_stage``), before the lock; how many rows each."""
+    parent, staged = load.children_of, {}
+    for child in load.children:
+        assert parent is not None
+        stage = _child_stage(child)
+        con.execute(f"CREATE TEMP TABLE {stage} ({stage_ddl(child.fields)}) ON COMMIT DROP")
+        staged[child.name] = 0
+        if spool.manifest.rows:
+            lines_sql = copy_lines_of(child_rows_sql(spool.files, parent, child), child.fields)
+            staged[child.name] = _copy(
+                con,
+                stage,
+                lines_sql,
+                f"{quote(schema)}.{quote(child.name)}",
+                memory_limit,
+                lambda exc, child=child: child_refusal(exc, [child]),
+            )
+    return staged
+
+
+def _copy(
+    con: psycopg.Connection,
+    stage: str,
+    lines_sql: str,
+    target: str,
+    memory_limit: str,
+    refused: Callable[[duckdb.Error], Exception | None],
+) -> int:
+    """COPY the lines DuckDB makes of ``lines_sql`` into ``stage``; how many rows.
+
+    The server reads a batch while DuckDB types the next one; DuckDB hands each row over as
+    the bytes of its line (``postgres_types.copy_lines_of``), so that the only Python work
+    per row is joining the batch. ``refused`` says which DuckDB errors are a value that does
+    not fit (raised as that error, without the driver's)."""
+    failure: Exception | None
     typing = duckdb.connect(
         config={"memory_limit": memory_limit, "threads": 1, "preserve_insertion_order": False}
     )
     try:
         with con.cursor() as cur:
-            with cur.copy(f"COPY {STAGE} FROM STDIN") as copy:
+            with cur.copy(f"COPY {stage} FROM STDIN") as copy:
                 for lines in read_ahead(_batches(typing, lines_sql), depth=COPY_AHEAD):
                     copy.write(lines)
             return cur.rowcount  # read before the cursor closes, which forgets it
@@ -291,7 +341,7 @@ def _stage(
             "written. Set AIRCALL_DUCKDB_MEMORY_LIMIT higher (e.g. 512MB) and re-run."
         )
     except duckdb.Error as exc:
-        failure = refusal(exc, table)
+        failure = refused(exc)
         if failure is None:
             raise
     finally:
@@ -312,6 +362,51 @@ def _insert_staged(con: psycopg.Connection, target: str, load: TableLoad) -> int
     return con.execute(
         f"INSERT INTO {target} ({names}) SELECT {from_stage_sql(load.fields)} FROM {STAGE}"
     ).rowcount
+
+
+def _write_children(
+    con: psycopg.Connection, schema: str, table: str, load: TableLoad, staged: dict[str, int]
+) -> dict[str, ChildWrite]:
+    """Replace the load's child tables' rows of its parents (``warehouse/child_tables.py``)
+    with the staged ones, in the load's transaction, once the parent holds its final rows."""
+    parent, written = load.children_of, {}
+    for child in load.children:
+        assert parent is not None
+        target = f"{quote(schema)}.{quote(child.name)}"
+        _ensure_columns(con, schema, child.name, child.fields)
+        replaced = remove_stale_children(
+            lambda sql, params: con.execute(sql, params).rowcount,
+            schema,
+            table,
+            parent,
+            child,
+            load.replace,
+            f"SELECT {quote(load.primary_key or '')} FROM {STAGE}",
+            MARK,
+        )
+        names = ", ".join(quote(f.name) for f in child.fields)
+        inserted = con.execute(
+            f"INSERT INTO {target} ({names}) SELECT {from_stage_sql(child.fields)} "
+            f"FROM {_child_stage(child)}"
+        ).rowcount
+        if inserted != staged[child.name]:
+            raise RuntimeError(f"{target}: {inserted} rows inserted of {staged[child.name]} staged")
+        written[child.name] = child_write(
+            lambda sql, params: con.execute(sql, params).fetchall(),
+            _day_of,
+            schema,
+            parent,
+            child,
+            load.replace,
+            inserted,
+            replaced,
+            MARK,
+        )
+    return written
+
+
+def _day_of(column: str) -> str:
+    return f"to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
 
 
 def _set_aside_unserved(con: psycopg.Connection, target: str, load: TableLoad) -> bool:
@@ -351,7 +446,7 @@ def _verify(
     return verify_load(
         lambda sql, params: con.execute(sql, params).fetchall(),
         preview,
-        lambda column: f"to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD')",
+        _day_of,
         target,
         load,
         loaded,

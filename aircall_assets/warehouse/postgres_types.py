@@ -105,9 +105,12 @@ def copy_lines_sql(
 ) -> str:
     """DuckDB SQL: one BLOB per spooled record, its typed row as a line of COPY's text format
     for a table of ``stage_ddl``'s columns (bytes: no text decoding on the way)."""
+    return copy_lines_of(typed_records_sql(files, table, fields, primary_key), fields)
+
+
+def copy_lines_of(typed_rows: str, fields: Sequence[Field]) -> str:
+    """DuckDB SQL: each row of the subquery ``typed_rows`` (one typed column per field) as a
+    line of COPY's text format, a BLOB."""
     # One concat: a chain of || would build every prefix of the line as a string of its own.
     cells = ", chr(9), ".join(_cell(f) for f in fields)
-    return (
-        f"SELECT encode(concat({cells}, chr(10))) "
-        f"FROM {typed_records_sql(files, table, fields, primary_key)}"
-    )
+    return f"SELECT encode(concat({cells}, chr(10))) FROM {typed_rows}"
