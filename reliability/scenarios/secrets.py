@@ -1,4 +1,5 @@
-"""Scenario 5: the API ID and token never appear anywhere but in the requests to Aircall.
+"""Scenario 5: the API ID and token never appear anywhere but in the requests to Aircall, and
+the webhooks' tokens (secrets the API sends with each webhook) nowhere at all.
 
 Passing and failing syncs, both directions, run the way users run them: the project's own
 definitions with the ``AIRCALL_*`` environment (``dg.EnvVar`` resources) and a persistent
@@ -46,10 +47,10 @@ NEEDLES = {
 QUIET = {"loggers": {"console": {"config": {"log_level": "DEBUG"}}}}
 
 
-def hits(text: str | bytes) -> dict[str, int]:
+def hits(text: str | bytes, needles: dict[str, str] = NEEDLES) -> dict[str, int]:
     """Occurrences of each needle (text or raw bytes)."""
     found = {}
-    for name, needle in NEEDLES.items():
+    for name, needle in needles.items():
         count = text.count(needle.encode() if isinstance(text, bytes) else needle)
         if count:
             found[name] = count
@@ -63,11 +64,12 @@ class Search:
         self.result = result
         self.sources = 0
         self.chars = 0
+        self.needles = dict(NEEDLES)
 
     def scan(self, source: str, text: str | bytes) -> None:
         self.sources += 1
         self.chars += len(text)
-        for name, count in hits(text).items():
+        for name, count in hits(text, self.needles).items():
             self.result.secret_hits += count
             self.result.fail(f"the {name} appears {count} time(s) in {source}")
 
@@ -136,6 +138,8 @@ def run_secrets(profile: Profile, workdir: Path) -> ScenarioResult:
     root.setLevel(logging.DEBUG)
     out_file = work / "in-process-output.txt"
     sim = account.start(profile, fault_rate=0.2, fault_kinds=("5xx", "429", "drop", "truncate"))
+    webhooks = sim.store.all("webhooks")
+    search.needles.update({f"token of webhook {w['id']}": w["token"] for w in webhooks})
     try:
         env = {
             "DAGSTER_HOME": str(home),
@@ -166,7 +170,12 @@ def run_secrets(profile: Profile, workdir: Path) -> ScenarioResult:
     search.scan("exception texts", "\n".join(texts))
     search.scan("Python log records", "\n".join(records.lines))
     search.scan("stdout/stderr of the in-process runs", out_file.read_bytes())
-    search.scan("the warehouse tables", _warehouse_text(db))
+    tables = _warehouse_text(db)
+    search.scan("the warehouse tables", tables)
+    result.check(
+        bool(webhooks) and all(w["webhook_id"] in tables for w in webhooks),
+        "the webhooks were not loaded (their tokens' search would prove nothing)",
+    )
     for path in sorted(p for p in workdir.rglob("*") if p.is_file()):
         if path.suffix in (".duckdb", ".wal") and path.parent == work:
             continue  # read through DuckDB above; raw pages are compressed anyway
@@ -350,13 +359,14 @@ def _cli_runs(profile, env, work: Path, sim, result: ScenarioResult, search: Sea
             result.check(
                 (out.returncode == 0) == expect_success,
                 f"{label}: exit {out.returncode}, expected "
-                f"{'success' if expect_success else 'failure'}: {_masked(out.stderr)[-600:]}",
+                f"{'success' if expect_success else 'failure'}: "
+                f"{_masked(out.stderr, search.needles)[-600:]}",
             )
 
 
-def _masked(text: bytes) -> str:
+def _masked(text: bytes, needles: dict[str, str]) -> str:
     decoded = text.decode(errors="replace")
-    for needle in NEEDLES.values():
+    for needle in needles.values():
         decoded = decoded.replace(needle, "***")
     return decoded
 
