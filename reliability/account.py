@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta, timezone
 from typing import Any
 
+from aircall_assets.catalog import TABLES
 from aircall_assets.simulator import Simulator, SimulatorConfig
 
 from .profiles import Profile
@@ -41,19 +42,23 @@ def day_ts(day) -> int:
 
 
 def expected_counts(sim: Simulator) -> dict[str, int]:
-    """Rows a full extract of the whole account must load, per table."""
+    """Rows a full extract of the whole account must load, per table (a child table: one row
+    per element of its parent's list)."""
     cfg = sim.config
-    first = cfg.first_day
-    end = first + timedelta(days=cfg.days)
-    return {
-        "aircall.calls": len(sim.store.calls_between(0, day_ts(end))),
-        "aircall.contacts": len(sim.store.all("contacts")),
-        "aircall.users": len(sim.store.all("users")),
-        "aircall.numbers": len(sim.store.all("numbers")),
-        "aircall.teams": len(sim.store.all("teams")),
+    end = cfg.first_day + timedelta(days=cfg.days)
+    records = {name: sim.store.all(name) for name in ("contacts", "users", "numbers", "teams")}
+    records["calls"] = sim.store.calls_between(0, day_ts(end))
+    counts = {f"aircall.{name}": len(rows) for name, rows in records.items()}
+    counts |= {
         "aircall.tags": len(sim.store.all("tags")),
         "aircall.company_info": 1,
+        "aircall.user_availability": len(records["users"]),
+        "aircall.webhooks": len(sim.store.all("webhooks")),
     }
+    for name, rows in records.items():
+        for child in TABLES[name].children:
+            counts[f"aircall.{child.name}"] = sum(len(r[child.list_field] or []) for r in rows)
+    return counts
 
 
 def faults_injected(sim: Simulator) -> int:

@@ -56,6 +56,18 @@ def _tables(con: duckdb.DuckDBPyConnection, db: str, schemas: Iterable[str] | No
     return {(s, t) for s, t in rows if wanted is None or s in wanted}
 
 
+# Signed links, issued afresh with each answer (a new expiry and signature, the host of the API
+# that served them): two loads of the same calls hold the same link only up to its path.
+SIGNED_LINKS = {"calls": ("recording", "voicemail")}
+
+
+def compared(table: str, column: str) -> str:
+    """The column as two loads of the same data must hold it alike."""
+    if column in SIGNED_LINKS.get(table, ()):
+        return f"regexp_replace({_q(column)}, '^[a-z]+://[^/]+|[?].*$', '', 'g') AS {_q(column)}"
+    return _q(column)
+
+
 def open_pair(expected: Path | str, actual: Path | str) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
@@ -82,7 +94,7 @@ def compare_table(
     common = [c for c, _ in exp_cols if c in {a for a, _ in act_cols}]
     if not common:
         return False
-    cols = ", ".join(_q(c) for c in common)
+    cols = ", ".join(compared(table, c) for c in common)
     exp_t = f"exp.{_q(schema)}.{_q(table)}"
     act_t = f"act.{_q(schema)}.{_q(table)}"
     (rows,) = con.execute(f"SELECT count(*) FROM {exp_t}").fetchone()

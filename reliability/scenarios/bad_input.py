@@ -458,13 +458,17 @@ def api_answer_cases(h: Harness) -> None:
     )
     h.result.runs += 1
     if h.result.check(all(r.success for r in results), "an omitted optional field failed the run"):
-        from reliability.compare import open_pair
+        from reliability.compare import SIGNED_LINKS, compared, open_pair
 
+        links = SIGNED_LINKS["calls"]
+        rest = f"* EXCLUDE (duration, {', '.join(links)}), " + ", ".join(
+            compared("calls", c) for c in links
+        )
         con = open_pair(h.reference, db)
         try:
             (differ,) = con.execute(
-                "SELECT count(*) FROM (SELECT * EXCLUDE (duration) FROM exp.aircall.calls "
-                "EXCEPT ALL SELECT * EXCLUDE (duration) FROM act.aircall.calls)"
+                f"SELECT count(*) FROM (SELECT {rest} FROM exp.aircall.calls "
+                f"EXCEPT ALL SELECT {rest} FROM act.aircall.calls)"
             ).fetchone()
             (filled,) = con.execute("SELECT count(duration) FROM act.aircall.calls").fetchone()
         finally:
