@@ -5,7 +5,8 @@ every field, whatever columns are selected for the parent): one row per element 
 field, each column taken from where the catalog says (``ChildColumn.source``) and typed by the
 parents' own rules and refusal messages (``normalize.typed_columns_sql``), so both warehouses
 hold and refuse the same values. Nothing is done per value in Python: the JSON reader hands
-over the parent's key, the fields the children copy and the lists, and SQL unnests them.
+over the parent's key, the fields the children copy and the lists (read once for all the
+children, ``lists_sql``), and SQL unnests them.
 
 A list that is missing or null has no children; an element that is null is skipped (it says
 nothing); a list field that holds something else than a list is refused, like a value of the
@@ -31,7 +32,7 @@ from aircall_assets.sql import literal, quote
 
 ITEM = "aircall child item"  # the list element, in the unnesting query
 POSITION = "aircall child position"  # its 0-based index
-LIST = "aircall child list"  # the parent's list field
+LISTS = "aircall_child_lists"  # temporary table of ``lists_sql`` during a load
 
 
 def _path(dotted: str) -> str:
@@ -87,48 +88,67 @@ def _raw_value(column: ChildColumn) -> str:
     return value
 
 
-def _spooled_lists(files: Sequence[Path], table: Table, child: ChildTable) -> str:
-    """The parent records' key, copied fields and list, as JSON, from the spool."""
+def _list_column(child: ChildTable) -> str:
+    return quote(f"list {child.name}")
+
+
+def lists_sql(files: Sequence[Path], table: Table) -> str:
+    """One read of the spooled records for every child of ``table``: the parent's key, the
+    fields the children copy and each child's list, as JSON, of the records that have a child
+    (or a list field that is not a list, to be refused). Loads keep it in a temporary table
+    (``LISTS``) that each child's rows are made from (``child_rows_sql``): the spool is parsed
+    once, not once per child."""
     assert table.primary_key is not None, f"{table.name} has children but no primary key"
-    top = child.list_field.split(".")[0]
-    wanted = dict.fromkeys([table.primary_key, *parent_fields(child), top])
+    copied = [table.primary_key, *(f for c in table.children for f in parent_fields(c))]
+    tops = [c.list_field.split(".")[0] for c in table.children]
+    wanted = dict.fromkeys([*copied, *tops])
     columns = ", ".join(f"{literal(name)}: 'JSON'" for name in wanted)
     source = (
         f"read_json([{', '.join(literal(str(f)) for f in files)}], format = 'array', "
         f"compression = 'zstd', maximum_object_size = {MAX_RECORD_BYTES}, "
         f"columns = {{{columns}}})"
     )
-    rest = child.list_field.split(".", 1)[1:]
-    listed = f"json_extract({quote(top)}, {_path(rest[0])})" if rest else quote(top)
-    copied = "".join(f", {quote(name)} AS {_parent_column(name)}" for name in wanted if name != top)
-    return f"SELECT {listed} AS {quote(LIST)}{copied} FROM {source}"
+    selected, has_rows = [], []
+    for child in table.children:
+        top, *rest = child.list_field.split(".", 1)
+        listed = f"json_extract({quote(top)}, {_path(rest[0])})" if rest else quote(top)
+        selected.append(f"{listed} AS {_list_column(child)}")
+        # compared as text: a JSON function would parse every record's list again
+        has_rows.append(
+            f"({listed} IS NOT NULL AND CAST({listed} AS VARCHAR) NOT IN ('[]', 'null'))"
+        )
+    selected += [f"{quote(name)} AS {_parent_column(name)}" for name in dict.fromkeys(copied)]
+    return f"SELECT {', '.join(selected)} FROM {source} WHERE {' OR '.join(has_rows)}"
 
 
 def _not_a_list(table: Table, child: ChildTable) -> str:
     """The refusal of a list field that holds something else than a list."""
     key = table.primary_key
     return (
-        f"{literal(f'{child.name}.{child.list_field}: value ')} || CAST({quote(LIST)} AS VARCHAR)"
-        f" || {literal(f' of record {table.name}.{key}=')} || "
-        f"coalesce(CAST({_parent_column(key)} AS VARCHAR), '?') || "
+        f"{literal(f'{child.name}.{child.list_field}: value ')} || "
+        f"CAST({_list_column(child)} AS VARCHAR) || "
+        f"{literal(f' of record {table.name}.{key}=')} || "
+        f"coalesce(CAST({_parent_column(key or '')} AS VARCHAR), '?') || "
         f"{literal(f' cannot be stored as rows of {child.name} (not a list). {ERROR_END}')}"
     )
 
 
-def child_rows_sql(files: Sequence[Path], table: Table, child: ChildTable) -> str:
-    """A subquery of the child's rows for the spooled records of ``table``, one column per
-    child field, of its warehouse type (or ``error()`` at the first value that does not fit)."""
-    kind = f"json_type({quote(LIST)})"
+def child_rows_sql(lists: str, table: Table, child: ChildTable) -> str:
+    """A subquery of the child's rows from ``lists`` (the relation of ``lists_sql``), one
+    column per child field, of its warehouse type (or ``error()`` at the first value that
+    does not fit)."""
+    listed = _list_column(child)
+    kind = f"json_type({listed})"
     is_list = (
         f"CASE WHEN {kind} = 'ARRAY' THEN true "
-        f"WHEN {quote(LIST)} IS NULL OR {kind} = 'NULL' THEN false "
+        f"WHEN {listed} IS NULL OR {kind} = 'NULL' THEN false "
         f"ELSE error({_not_a_list(table, child)}) END"
     )
-    as_list = f"CAST({quote(LIST)} AS JSON[])"
+    as_list = f"CAST({listed} AS JSON[])"
     unnested = (
         f"SELECT *, unnest({as_list}) AS {quote(ITEM)}, "
         f"generate_subscripts({as_list}, 1) - 1 AS {quote(POSITION)} "
-        f"FROM ({_spooled_lists(files, table, child)}) WHERE {is_list}"
+        f"FROM {lists} WHERE {is_list}"
     )
     raw = ", ".join(f"{_raw_value(c)} AS {quote(c.field.name)}" for c in child.columns)
     rows = f"SELECT {raw} FROM ({unnested}) WHERE {quote(ITEM)} IS NOT NULL"

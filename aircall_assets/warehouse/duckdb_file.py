@@ -31,7 +31,7 @@ import duckdb
 import pandas as pd
 
 from aircall_assets.catalog import Field
-from aircall_assets.children import child_refusal, child_rows_sql
+from aircall_assets.children import LISTS, child_refusal, child_rows_sql, lists_sql
 from aircall_assets.normalize import refusal, typed_records_sql
 from aircall_assets.spool import Spool
 from aircall_assets.sql import column_ddl, literal, quote
@@ -390,6 +390,8 @@ def _write_children(
         (rows,) = con.execute(sql, params).fetchone()
         return rows
 
+    if spool.manifest.rows:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {LISTS} AS {lists_sql(spool.files, parent)}")
     for child in parent.children:
         target = f"{quote(schema)}.{quote(child.name)}"
         _ensure_columns(con, schema, child.name, child.fields)
@@ -398,7 +400,7 @@ def _write_children(
         )
         inserted = 0
         if spool.manifest.rows:
-            rows = child_rows_sql(spool.files, parent, child)
+            rows = child_rows_sql(LISTS, parent, child)
             try:
                 inserted = execute(f"INSERT INTO {target} BY NAME SELECT * FROM {rows}", [])
             except duckdb.InvalidInputException as exc:
@@ -417,7 +419,7 @@ def _write_children(
             replaced,
             "?",
         )
-    con.execute(f"DROP TABLE {LOADED_KEYS}")
+    con.execute(f"DROP TABLE IF EXISTS {LOADED_KEYS}; DROP TABLE IF EXISTS {LISTS}")
     return written
 
 

@@ -31,7 +31,7 @@ from psycopg.types.json import Jsonb
 from psycopg.types.string import TextLoader
 
 from aircall_assets.catalog import ChildTable, Field
-from aircall_assets.children import child_refusal, child_rows_sql
+from aircall_assets.children import LISTS, child_refusal, child_rows_sql, lists_sql
 from aircall_assets.normalize import refusal
 from aircall_assets.read_ahead import read_ahead
 from aircall_assets.spool import Spool
@@ -280,7 +280,8 @@ def _stage(
     if not spool.manifest.rows:
         return 0
     lines_sql = copy_lines_sql(spool.files, table, load.fields, load.primary_key)
-    return _copy(con, STAGE, lines_sql, target, memory_limit, lambda exc: refusal(exc, table))
+    with _typing(target, memory_limit, lambda exc: refusal(exc, table)) as typing:
+        return _copy(con, typing, STAGE, lines_sql)
 
 
 def _child_stage(child: ChildTable) -> str:
@@ -290,51 +291,39 @@ def _child_stage(child: ChildTable) -> str:
 def _stage_children(
     con: psycopg.Connection, spool: Spool, schema: str, load: TableLoad, memory_limit: str
 ) -> dict[str, int]:
-    """COPY the rows of the load's child tables, typed by DuckDB from the same spool, into a
-    temporary table each (``_child_stage``), before the lock; how many rows each."""
+    """COPY the rows of the load's child tables, typed by DuckDB from the same spool (read
+    once for them all, ``children.lists_sql``), into a temporary table each
+    (``_child_stage``), before the lock; how many rows each."""
     parent, staged = load.children_of, {}
     for child in load.children:
-        assert parent is not None
         stage = _child_stage(child)
         con.execute(f"CREATE TEMP TABLE {stage} ({stage_ddl(child.fields)}) ON COMMIT DROP")
         staged[child.name] = 0
-        if spool.manifest.rows:
-            lines_sql = copy_lines_of(child_rows_sql(spool.files, parent, child), child.fields)
-            staged[child.name] = _copy(
-                con,
-                stage,
-                lines_sql,
-                f"{quote(schema)}.{quote(child.name)}",
-                memory_limit,
-                lambda exc, child=child: child_refusal(exc, [child]),
-            )
+    if parent is None or not parent.children or not spool.manifest.rows:
+        return staged
+    target = f"{quote(schema)}.{parent.name}'s child tables"
+    with _typing(target, memory_limit, lambda exc: child_refusal(exc, parent.children)) as typing:
+        typing.execute(f"CREATE TEMP TABLE {LISTS} AS {lists_sql(spool.files, parent)}")
+        for child in parent.children:
+            lines_sql = copy_lines_of(child_rows_sql(LISTS, parent, child), child.fields)
+            staged[child.name] = _copy(con, typing, _child_stage(child), lines_sql)
     return staged
 
 
-def _copy(
-    con: psycopg.Connection,
-    stage: str,
-    lines_sql: str,
-    target: str,
-    memory_limit: str,
-    refused: Callable[[duckdb.Error], Exception | None],
-) -> int:
-    """COPY the lines DuckDB makes of ``lines_sql`` into ``stage``; how many rows.
-
-    The server reads a batch while DuckDB types the next one; DuckDB hands each row over as
-    the bytes of its line (``postgres_types.copy_lines_of``), so that the only Python work
-    per row is joining the batch. ``refused`` says which DuckDB errors are a value that does
-    not fit (raised as that error, without the driver's)."""
+@contextmanager
+def _typing(
+    target: str, memory_limit: str, refused: Callable[[duckdb.Error], Exception | None]
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A DuckDB connection that types records for ``target``; its errors that are a value
+    that does not fit (``refused``) or DuckDB's memory budget are raised as such, without
+    the driver's context."""
     failure: Exception | None
     typing = duckdb.connect(
         config={"memory_limit": memory_limit, "threads": 1, "preserve_insertion_order": False}
     )
     try:
-        with con.cursor() as cur:
-            with cur.copy(f"COPY {stage} FROM STDIN") as copy:
-                for lines in read_ahead(_batches(typing, lines_sql), depth=COPY_AHEAD):
-                    copy.write(lines)
-            return cur.rowcount  # read before the cursor closes, which forgets it
+        yield typing
+        return
     except duckdb.OutOfMemoryException:
         failure = MemoryError(  # worded as on DuckDB, which types the records here too
             f"DuckDB needed more than its {memory_limit} budget to load {target}; nothing was "
@@ -346,7 +335,22 @@ def _copy(
             raise
     finally:
         typing.close()
-    raise failure  # outside the handler: no driver context chained
+    raise failure from None  # no driver context chained
+
+
+def _copy(
+    con: psycopg.Connection, typing: duckdb.DuckDBPyConnection, stage: str, lines_sql: str
+) -> int:
+    """COPY the lines DuckDB makes of ``lines_sql`` into ``stage``; how many rows.
+
+    The server reads a batch while DuckDB types the next one; DuckDB hands each row over as
+    the bytes of its line (``postgres_types.copy_lines_of``), so that the only Python work
+    per row is joining the batch."""
+    with con.cursor() as cur:
+        with cur.copy(f"COPY {stage} FROM STDIN") as copy:
+            for lines in read_ahead(_batches(typing, lines_sql), depth=COPY_AHEAD):
+                copy.write(lines)
+        return cur.rowcount  # read before the cursor closes, which forgets it
 
 
 def _batches(typing: duckdb.DuckDBPyConnection, lines_sql: str) -> Iterator[bytes]:
