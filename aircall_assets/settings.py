@@ -245,6 +245,43 @@ class Settings(BaseModel):
         return value
 
     @model_validator(mode="after")
+    def _features_downstream_of_calls_have_them(self) -> Settings:
+        """Recordings and AI results are read for the stored calls: refused at load, not at
+        the first run, when the account does not store the calls (or their links)."""
+        found = []
+        calls = self.table_settings(CALLS.name)
+        wanted = [
+            (("recordings", "enabled"), "archiving recordings")
+            if self.recordings.enabled
+            else None,
+            *(
+                (("conversation_intelligence", name), f"conversation_intelligence.{name}")
+                for name in self.conversation_intelligence.chosen
+            ),
+        ]
+        for loc, what in filter(None, wanted):
+            if not calls.enabled:
+                found.append(
+                    (
+                        loc,
+                        f"{what} works on the stored calls, but tables.calls.enabled is "
+                        "false: enable calls, or turn this off",
+                    )
+                )
+        selected = set(CALLS.default_columns if calls.columns is None else calls.columns)
+        if self.recordings.enabled and calls.enabled and not {"recording", "voicemail"} & selected:
+            found.append(
+                (
+                    ("recordings", "enabled"),
+                    "archiving recordings needs the calls' links: add recording and "
+                    "voicemail to tables.calls.columns, or turn recordings off",
+                )
+            )
+        if found:
+            raise problems(found)
+        return self
+
+    @model_validator(mode="after")
     def _named_account_has_its_credentials(self) -> Settings:
         if self.account is not None:
             missing = [k for k in ("api_id", "api_token") if getattr(self, k) is None]

@@ -369,3 +369,33 @@ def test_the_start_date_override_is_the_default_accounts_only(monkeypatch):
     }
     assert str(parse_settings({"history_start": "2026-07-01"}).history_start) == "2026-09-01"
     assert str(parse_settings(named).history_start) == "2026-07-01"
+
+
+def test_recordings_and_ai_results_need_the_calls_they_work_on():
+    assert mistakes(
+        {
+            "history_start": START,
+            "tables": {"calls": {"enabled": False}},
+            "recordings": {"enabled": True},
+            "conversation_intelligence": {"summary": True},
+        }
+    ) == [
+        f"{SOURCE}: recordings.enabled: archiving recordings works on the stored calls, but "
+        "tables.calls.enabled is false: enable calls, or turn this off",
+        f"{SOURCE}: conversation_intelligence.summary: conversation_intelligence.summary works "
+        "on the stored calls, but tables.calls.enabled is false: enable calls, or turn this off",
+    ]
+    assert mistakes(
+        {
+            "history_start": START,
+            "tables": {"calls": {"columns": ["id", "started_at", "duration"]}},
+            "recordings": {"enabled": True},
+        }
+    ) == [
+        f"{SOURCE}: recordings.enabled: archiving recordings needs the calls' links: add "
+        "recording and voicemail to tables.calls.columns, or turn recordings off"
+    ]
+    kept = {"calls": {"columns": ["id", "started_at", "voicemail"]}}
+    assert parse_settings(
+        {"history_start": START, "tables": kept, "recordings": {"enabled": True}}
+    ).recordings.enabled
