@@ -180,17 +180,22 @@ def test_the_accounts_names_never_collide_and_follow_their_own_settings(accounts
         name: {k.path[0] for k in sensors[name].asset_selection.resolve(graph)}
         for name in ("aircall_automation", "aircall_automation_eu")
     }
-    assert automated["aircall_automation"] == {"aircall", "aircall_reverse"}
-    assert automated["aircall_automation_eu"] == {"aircall_eu", "aircall_eu_reverse"}
+    assert automated["aircall_automation"] == {"aircall", "aircall_reverse", "aircall_analytics"}
+    assert automated["aircall_automation_eu"] == {
+        "aircall_eu",
+        "aircall_eu_reverse",
+        "aircall_eu_analytics",
+    }
 
     # each account's extract assets need its own client and IO manager, never the other's
-    eu_calls = defs.resolve_assets_def(dg.AssetKey(["aircall_eu", "calls"]))
+    eu_calls_key = dg.AssetKey(["aircall_eu", "calls"])
+    eu_calls = defs.resolve_assets_def(eu_calls_key)
     assert {"aircall_eu", "warehouse_io_manager_eu"} <= eu_calls.required_resource_keys
     assert not {"aircall", "warehouse_io_manager"} & eu_calls.required_resource_keys
     assert eu_calls.op.name == "aircall_eu__calls"
     assert eu_calls.check_specs and all(
-        spec.asset_key == eu_calls.key for spec in eu_calls.check_specs
+        spec.asset_key == eu_calls_key for spec in eu_calls.check_specs
     )
-    assert eu_calls.metadata_by_key[eu_calls.key]["dagster/table_name"] == "aircall_eu.calls"
-    freshness = graph.get(eu_calls.key).freshness_policy
+    assert eu_calls.metadata_by_key[eu_calls_key]["dagster/table_name"] == "aircall_eu.calls"
+    freshness = graph.get(eu_calls_key).freshness_policy
     assert freshness.timezone == "Europe/Paris"
