@@ -118,7 +118,11 @@ def run_extract(start: date, end: date) -> dict[str, int]:
     if downstream:
         run(defs.resolve_implicit_job_def_def_for_assets(downstream), asset_selection=downstream)
     names = settings.names
-    tables = tuple(table.name for table in settings.enabled_tables)
+    tables = tuple(
+        name
+        for table in settings.enabled_tables
+        for name in (table.name, *(child.name for child in table.children))
+    )
     return _rows_per_table(AccountTables(names.extract_schema, tables, names.sync_schema))
 
 
