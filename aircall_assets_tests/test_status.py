@@ -436,8 +436,10 @@ def test_a_failed_run_shows_its_one_line_reason_until_a_later_success(
     ), failure.reason
     assert failure.reason.endswith("...") and len(failure.reason) <= run_failures.REASON_WIDTH
     assert before <= failure.at <= datetime.now(timezone.utc)
-    assert status.account().table("users").last_failure.reason.startswith(
-        "Aircall rejected the credentials (403 on GET /v2/users)."
+    assert (
+        status.account()
+        .table("users")
+        .last_failure.reason.startswith("Aircall rejected the credentials (403 on GET /v2/users).")
     )
     assert status.account().table("tags").last_failure is None, "tags never ran"
 
