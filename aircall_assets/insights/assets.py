@@ -77,17 +77,6 @@ def _stored_rows(
     return [{n: _iso(v) for n, v in zip(names, row, strict=True)} for row in found]
 
 
-def _stored_call_ids(store: TableStore, schema: str, table: Table, replace: ReplaceRange) -> set:
-    """The calls of the range whose result ``table`` holds."""
-    try:
-        found = store.read_range(
-            schema, table.name, ["call_id"], table.date_field, replace.start, replace.end
-        )
-    except LookupError:
-        return set()
-    return {call_id for (call_id,) in found}
-
-
 class InsightRunConfig(dg.Config):
     """Per-run options of a conversation-intelligence asset."""
 
@@ -155,7 +144,9 @@ def build_insight_asset(setting: str, settings: Settings) -> dg.AssetsDefinition
         schema = names.extract_schema
         window, _, replace = partition_range(context, settings, anchor)
         calls = _stored_calls(store, schema, settings, replace)
-        stored = _stored_call_ids(store, schema, anchor, replace)
+        # read once: the anchor's rows also say which calls have their result stored
+        previous = {t.name: _stored_rows(store, schema, t, replace) for t in tables}
+        stored = {row["call_id"] for row in previous[anchor.name]}
         figures = AskFigures()
         asked = {} if config.ask_again else _last_asked(context, keys[anchor.name])
         chosen = calls_to_ask(calls, stored, figures, asked)
@@ -169,7 +160,7 @@ def build_insight_asset(setting: str, settings: Settings) -> dg.AssetsDefinition
             for t in tables:  # the stored rows of the calls not asked again are kept
                 kept = [
                     r
-                    for r in _stored_rows(store, schema, t, replace)
+                    for r in previous[t.name]
                     if r["call_id"] in stored and r["call_id"] in in_range
                 ]
                 spools[t.name].add_records(kept)
